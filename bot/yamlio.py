@@ -165,6 +165,8 @@ def _build(node: Node, active: set[int]) -> Any:
         return _scalar(node)
     if id(node) in active:
         raise _NodeError(node, "a YAML alias refers to a node that contains it", "Remove the recursive alias.")
+    if node.tag not in ("tag:yaml.org,2002:seq", "tag:yaml.org,2002:map", "tag:yaml.org,2002:omap"):
+        raise _NodeError(node, f"the tag {node.tag!r} is not allowed here", "Remove the tag; plain YAML only.")
     active.add(id(node))
     try:
         if isinstance(node, SequenceNode):
