@@ -27,11 +27,11 @@ __all__ = [
     "MAX_NODES",
     "YamlList",
     "YamlMap",
+    "iter_yaml_files",
     "line_of",
     "parse_yaml",
     "read_text",
     "read_yaml",
-    "iter_yaml_files",
     "substitute_env",
 ]
 
@@ -87,13 +87,16 @@ def line_of(container: Any, key: Any = None) -> int | None:
 # --- YAML 1.2 core schema -------------------------------------------------------------------------------
 
 _INT = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
-_FLOAT = re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
+_FLOAT = re.compile(
+    r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+)
 _BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
 _NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
 
 
 class _Resolver(yaml.resolver.Resolver):
-    yaml_implicit_resolvers: dict[Any, Any] = {}
+    yaml_implicit_resolvers = {}  # noqa: RUF012 - PyYAML keeps its resolver table on the class
 
 
 _Resolver.add_implicit_resolver("tag:yaml.org,2002:bool", _BOOL, list("tTfF"))
