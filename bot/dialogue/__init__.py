@@ -1,0 +1,1 @@
+"""The dialogue engine: conversation events, trackers, domain, slots, responses, forms, actions, policies."""

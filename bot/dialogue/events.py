@@ -1,0 +1,512 @@
+"""Conversation events, in the JSON shapes Rasa 3.x trackers and rasa-sdk action servers exchange.
+
+Every event is a dict with an `event` name, a `timestamp` (seconds since the epoch) and optional `metadata`,
+plus the fields of its kind (the names below are Rasa's). `Event.from_dict` reads one and `as_dict` writes
+it back: an event read from a dict writes back the same keys in the same order, unknown keys included, so a
+tracker passes through Conductor unchanged. An event built in code writes the full Rasa 3.x form.
+
+As in Rasa, a missing or null `timestamp` becomes the current time, null `metadata` becomes `{}`, a reminder
+without a name gets a generated one, and the legacy names `form` and `form_validation` are read as
+`active_loop` and `loop_interrupted` (and written back under the new names).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import MISSING, Field, dataclass, field, fields
+from datetime import datetime
+from typing import Any, ClassVar, Self
+
+from bot.errors import ConductorError, Problem
+
+__all__ = [
+    "ACTION_LISTEN_NAME",
+    "BOT_DATA_KEYS",
+    "ActionExecuted",
+    "ActionExecutionRejected",
+    "ActionReverted",
+    "ActiveLoop",
+    "AgentUttered",
+    "AllSlotsReset",
+    "BotUttered",
+    "ConversationPaused",
+    "ConversationResumed",
+    "DefinePrevUserUtteredFeaturization",
+    "DialogueStackUpdated",
+    "EntitiesAdded",
+    "Event",
+    "FollowupAction",
+    "LoopInterrupted",
+    "ReminderCancelled",
+    "ReminderScheduled",
+    "Restarted",
+    "SessionStarted",
+    "SlotSet",
+    "StoryExported",
+    "UserUtteranceReverted",
+    "UserUttered",
+    "event_names",
+    "events_from_dicts",
+    "events_to_dicts",
+]
+
+ACTION_LISTEN_NAME = "action_listen"
+"""The action after which the bot waits for the user."""
+
+BOT_DATA_KEYS = ("elements", "quick_replies", "buttons", "attachment", "image", "custom")
+"""The keys of a `bot` event's `data`, in the order Rasa writes them."""
+
+
+class _BadEvent(Exception):
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+# --- field checks: each returns the value to keep, or raises _BadEvent ---------------------------------
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    raise _BadEvent(f"must be a string, not {_kind(value)}")
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else _text(value)
+
+
+def _optional_number(value: Any) -> float | None:
+    if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+        return value
+    raise _BadEvent(f"must be a number or null, not {_kind(value)}")
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise _BadEvent(f"must be true or false, not {_kind(value)}")
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return value
+    raise _BadEvent(f"must be an object, not {_kind(value)}")
+
+
+def _objects(value: Any) -> list[dict[str, Any]]:
+    if value is None:
+        return []
+    if isinstance(value, list) and all(isinstance(item, dict) for item in value):
+        return value
+    raise _BadEvent(f"must be a list of objects, not {_kind(value)}")
+
+
+def _anything(value: Any) -> Any:
+    return value
+
+
+def _reminder_name(value: Any) -> str:
+    return str(uuid.uuid1()) if value is None else _text(value)
+
+
+def _iso_date(value: Any) -> str:
+    text = _text(value)
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        raise _BadEvent(f"must be an ISO 8601 date and time, not {text!r}") from None
+    return text
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
+    return names.get(type(value), "a number")
+
+
+def _stored(check: Callable[[Any], Any]) -> dict[str, Any]:
+    """Field metadata: the attribute is a key of the event's dict, read through `check`."""
+    return {"check": check}
+
+
+def _json_fields(cls: type[Event]) -> list[tuple[str, Field[Any]]]:
+    return [(f.name, f) for f in fields(cls) if "check" in f.metadata]
+
+
+def _default_of(spec: Field[Any]) -> Any:
+    if spec.default is not MISSING:
+        return spec.default
+    if spec.default_factory is not MISSING:
+        return spec.default_factory()
+    return MISSING
+
+
+# --- the events -----------------------------------------------------------------------------------------
+
+_EVENT_TYPES: dict[str, type[Event]] = {}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    """Something that happened in a conversation. Subclasses are registered by their `type_name`.
+
+    `extras` holds keys this version does not know, kept for the round trip; `source_keys` the keys of the
+    dict the event was read from, in order (None for an event built in code).
+    """
+
+    type_name: ClassVar[str] = ""
+    always_writes_metadata: ClassVar[bool] = False
+
+    timestamp: float = field(default_factory=time.time)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
+    source_keys: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("type_name"):
+            _EVENT_TYPES[cls.type_name] = cls
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """Read one event (of this class, or of any registered kind when called on `Event`)."""
+        try:
+            event = _read_event(data)
+            if not isinstance(event, cls):
+                raise _BadEvent(f"expected a {cls.type_name!r} event, found {event.type_name!r}")
+        except _BadEvent as exc:
+            raise ConductorError(Problem(exc.message, hint=exc.hint)) from None
+        return event
+
+    def as_dict(self) -> dict[str, Any]:
+        """The event as JSON-compatible data, in Rasa's shape."""
+        full: dict[str, Any] = {"event": self.type_name, "timestamp": self.timestamp}
+        defaults: dict[str, Any] = {}
+        for key, spec in _json_fields(type(self)):
+            full[key] = getattr(self, spec.name)
+            default = _default_of(spec)
+            if default is not MISSING:
+                defaults[key] = default
+        full["metadata"] = self.metadata
+        if not self.always_writes_metadata:
+            defaults["metadata"] = {}
+        full.update(self.extras)
+        if self.source_keys is None:
+            keys = [key for key in full if not (key == "metadata" and key in defaults and not self.metadata)]
+        else:
+            kept = [key for key in self.source_keys if key in full]
+            # a value changed after reading (dataclasses.replace) must not be dropped with an absent key
+            changed = [
+                key for key in full
+                if key not in self.source_keys and (key not in defaults or full[key] != defaults[key])
+            ]
+            keys = kept + changed
+        return copy.deepcopy({key: full[key] for key in keys})
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserUttered(Event):
+    """The user said something. `parse_data` is the NLU result: `intent` ({name, confidence}), `entities`,
+    `intent_ranking`, `text`, `message_id`, `metadata` (and `response_selector` when used)."""
+
+    type_name: ClassVar[str] = "user"
+    always_writes_metadata: ClassVar[bool] = True
+
+    text: str | None = field(default=None, metadata=_stored(_optional_text))
+    parse_data: dict[str, Any] = field(default_factory=dict, metadata=_stored(_mapping))
+    input_channel: str | None = field(default=None, metadata=_stored(_optional_text))
+    message_id: str | None = field(default=None, metadata=_stored(_optional_text))
+
+    @property
+    def intent(self) -> dict[str, Any]:
+        intent = self.parse_data.get("intent")
+        return intent if isinstance(intent, dict) else {}
+
+    @property
+    def intent_name(self) -> str | None:
+        name = self.intent.get("name")
+        return name if isinstance(name, str) else None
+
+    @property
+    def entities(self) -> list[dict[str, Any]]:
+        entities = self.parse_data.get("entities")
+        return [e for e in entities if isinstance(e, dict)] if isinstance(entities, list) else []
+
+
+@dataclass(frozen=True, kw_only=True)
+class BotUttered(Event):
+    """The bot said something; `data` holds the rest of the message (see `BOT_DATA_KEYS`)."""
+
+    type_name: ClassVar[str] = "bot"
+    always_writes_metadata: ClassVar[bool] = True
+
+    text: str | None = field(default=None, metadata=_stored(_optional_text))
+    data: dict[str, Any] = field(default_factory=dict, metadata=_stored(_mapping))
+
+    @classmethod
+    def create(
+        cls,
+        text: str | None,
+        *,
+        elements: Any = None,
+        quick_replies: Any = None,
+        buttons: Any = None,
+        attachment: Any = None,
+        image: Any = None,
+        custom: Any = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> BotUttered:
+        """A bot message with `data` filled the way Rasa fills it: every key of `BOT_DATA_KEYS`."""
+        data = {
+            "elements": elements,
+            "quick_replies": quick_replies,
+            "buttons": buttons,
+            "attachment": attachment,
+            "image": image,
+            "custom": custom,
+        }
+        return cls(text=text, data=data, metadata=metadata or {})
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActionExecuted(Event):
+    """An action ran; `action_text` instead of `name` for an end-to-end bot utterance."""
+
+    type_name: ClassVar[str] = "action"
+
+    name: str | None = field(default=None, metadata=_stored(_optional_text))
+    policy: str | None = field(default=None, metadata=_stored(_optional_text))
+    confidence: float | None = field(default=None, metadata=_stored(_optional_number))
+    action_text: str | None = field(default=None, metadata=_stored(_optional_text))
+    hide_rule_turn: bool = field(default=False, metadata=_stored(_flag))
+
+    def __post_init__(self) -> None:
+        if self.name is None and self.action_text is None:
+            raise ValueError("an action event needs a `name` or an `action_text`")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SlotSet(Event):
+    type_name: ClassVar[str] = "slot"
+
+    name: str = field(metadata=_stored(_text))
+    value: Any = field(default=None, metadata=_stored(_anything))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActiveLoop(Event):
+    """A loop (form) became active, or with `name` None, no loop is active any more."""
+
+    type_name: ClassVar[str] = "active_loop"
+
+    name: str | None = field(default=None, metadata=_stored(_optional_text))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Restarted(Event):
+    type_name: ClassVar[str] = "restart"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionStarted(Event):
+    type_name: ClassVar[str] = "session_started"
+
+
+@dataclass(frozen=True, kw_only=True)
+class FollowupAction(Event):
+    type_name: ClassVar[str] = "followup"
+
+    name: str = field(metadata=_stored(_text))
+
+
+@dataclass(frozen=True, kw_only=True)
+class AllSlotsReset(Event):
+    type_name: ClassVar[str] = "reset_slots"
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserUtteranceReverted(Event):
+    """Undo everything back to (and including) the latest user message."""
+
+    type_name: ClassVar[str] = "rewind"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActionReverted(Event):
+    """Undo the latest action and what it did."""
+
+    type_name: ClassVar[str] = "undo"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConversationPaused(Event):
+    type_name: ClassVar[str] = "pause"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConversationResumed(Event):
+    type_name: ClassVar[str] = "resume"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReminderScheduled(Event):
+    """Trigger `intent` at `date_time` (ISO 8601 text, kept as written)."""
+
+    type_name: ClassVar[str] = "reminder"
+
+    intent: str = field(metadata=_stored(_text))
+    date_time: str = field(metadata=_stored(_iso_date))
+    entities: Any = field(default=None, metadata=_stored(_anything))
+    name: str = field(default_factory=lambda: str(uuid.uuid1()), metadata=_stored(_reminder_name))
+    kill_on_user_msg: bool = field(default=True, metadata=_stored(_flag))
+
+    @property
+    def trigger_date_time(self) -> datetime:
+        return datetime.fromisoformat(self.date_time)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReminderCancelled(Event):
+    """Cancel reminders by name, intent and entities (all None: every reminder)."""
+
+    type_name: ClassVar[str] = "cancel_reminder"
+
+    name: str | None = field(default=None, metadata=_stored(_optional_text))
+    intent: str | None = field(default=None, metadata=_stored(_optional_text))
+    entities: Any = field(default=None, metadata=_stored(_anything))
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentUttered(Event):
+    type_name: ClassVar[str] = "agent"
+
+    text: str | None = field(default=None, metadata=_stored(_optional_text))
+    data: Any = field(default=None, metadata=_stored(_anything))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActionExecutionRejected(Event):
+    """The action refused to run (a form that could not fill its slot), so another is predicted."""
+
+    type_name: ClassVar[str] = "action_execution_rejected"
+
+    name: str = field(metadata=_stored(_text))
+    policy: str | None = field(default=None, metadata=_stored(_optional_text))
+    confidence: float | None = field(default=None, metadata=_stored(_optional_number))
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoopInterrupted(Event):
+    type_name: ClassVar[str] = "loop_interrupted"
+
+    is_interrupted: bool = field(default=False, metadata=_stored(_flag))
+
+
+@dataclass(frozen=True, kw_only=True)
+class EntitiesAdded(Event):
+    """Entities added to the latest user message (by a policy, after NLU)."""
+
+    type_name: ClassVar[str] = "entities"
+
+    entities: list[dict[str, Any]] = field(default_factory=list, metadata=_stored(_objects))
+
+
+@dataclass(frozen=True, kw_only=True)
+class DefinePrevUserUtteredFeaturization(Event):
+    """Whether the latest user message's text (rather than its intent) decided the next action."""
+
+    type_name: ClassVar[str] = "user_featurization"
+
+    use_text_for_featurization: bool = field(default=False, metadata=_stored(_flag))
+
+
+@dataclass(frozen=True, kw_only=True)
+class DialogueStackUpdated(Event):
+    """A JSON-patch update of the dialogue stack (Rasa 3.7+), kept as the text it came as."""
+
+    type_name: ClassVar[str] = "stack"
+
+    update: str = field(metadata=_stored(_text))
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoryExported(Event):
+    type_name: ClassVar[str] = "export"
+
+    path: str | None = field(default=None, metadata=_stored(_optional_text))
+
+
+# --- reading and writing lists --------------------------------------------------------------------------
+
+_LEGACY_NAMES = {"form": "active_loop", "form_validation": "loop_interrupted"}
+
+
+def event_names() -> list[str]:
+    """The event names Conductor reads."""
+    return sorted(_EVENT_TYPES)
+
+
+def _read_event(raw: Any) -> Event:
+    if not isinstance(raw, Mapping):
+        raise _BadEvent(f"an event must be an object, not {_kind(raw)}")
+    data = copy.deepcopy(dict(raw))
+    name = data.get("event")
+    if not isinstance(name, str):
+        raise _BadEvent("the event has no `event` name", 'Every event needs e.g. "event": "user".')
+    source_keys: tuple[str, ...] | None = tuple(data)
+    if name in _LEGACY_NAMES:
+        if name == "form_validation":
+            data["is_interrupted"] = not data.pop("validate", True)
+        data["event"] = name = _LEGACY_NAMES[name]
+        source_keys = None
+    cls = _EVENT_TYPES.get(name)
+    if cls is None:
+        raise _BadEvent(f"unknown event {name!r}", f"Known events: {', '.join(event_names())}.")
+    values: dict[str, Any] = {}
+    known = {"event", "timestamp", "metadata"}
+    for key, spec in _json_fields(cls):
+        known.add(key)
+        if key in data:
+            try:
+                values[spec.name] = spec.metadata["check"](data[key])
+            except _BadEvent as exc:
+                raise _BadEvent(f"{name!r} event: `{key}` {exc.message}") from None
+        elif _default_of(spec) is MISSING:
+            raise _BadEvent(f"{name!r} event has no `{key}`", f"Add the `{key}` field to the event.")
+    try:
+        timestamp = _optional_number(data.get("timestamp"))
+        values["metadata"] = _mapping(data.get("metadata"))
+    except _BadEvent as exc:
+        raise _BadEvent(f"{name!r} event: `timestamp` or `metadata` {exc.message}") from None
+    values["timestamp"] = time.time() if timestamp is None else timestamp
+    values["extras"] = {key: value for key, value in data.items() if key not in known}
+    try:
+        return cls(**values, source_keys=source_keys)
+    except ValueError as exc:
+        raise _BadEvent(f"{name!r} event: {exc}") from None
+
+
+def events_from_dicts(items: Iterable[Any], source: str | None = None) -> list[Event]:
+    """Read a tracker's event list; every bad event is reported (with its position) in one error."""
+    events: list[Event] = []
+    problems: list[Problem] = []
+    for index, item in enumerate(items):
+        try:
+            events.append(_read_event(item))
+        except _BadEvent as exc:
+            problems.append(Problem(f"event #{index + 1}: {exc.message}", source, None, exc.hint))
+    if problems:
+        raise ConductorError(problems)
+    return events
+
+
+def events_to_dicts(events: Iterable[Event]) -> list[dict[str, Any]]:
+    return [event.as_dict() for event in events]

@@ -1,0 +1,215 @@
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.dialogue.events import (
+    BOT_DATA_KEYS,
+    ActionExecuted,
+    ActiveLoop,
+    BotUttered,
+    Event,
+    LoopInterrupted,
+    ReminderScheduled,
+    SessionStarted,
+    SlotSet,
+    UserUttered,
+    event_names,
+    events_from_dicts,
+    events_to_dicts,
+)
+from bot.errors import ConductorError
+
+# One event of every kind, as Rasa 3.x writes them in a tracker (key order included).
+RASA_EVENTS: list[dict[str, Any]] = [
+    {"event": "action", "timestamp": 1700000000.1, "name": "action_session_start", "policy": None,
+     "confidence": 1.0, "action_text": None, "hide_rule_turn": False},
+    {"event": "session_started", "timestamp": 1700000000.2},
+    {"event": "user", "timestamp": 1700000001.0, "metadata": {"model_id": "m1"}, "text": "i want to pay",
+     "parse_data": {"intent": {"name": "pay_cc", "confidence": 0.97},
+                    "entities": [{"entity": "credit_card", "start": 3, "end": 9, "value": "emblem",
+                                  "extractor": "DIETClassifier", "confidence_entity": 0.99}],
+                    "text": "i want to pay", "message_id": "42",
+                    "metadata": {}, "intent_ranking": [{"name": "pay_cc", "confidence": 0.97},
+                                                       {"name": "greet", "confidence": 0.03}],
+                    "response_selector": {"all_retrieval_intents": []}},
+     "input_channel": "rest", "message_id": "42"},
+    {"event": "user_featurization", "timestamp": 1700000001.1, "use_text_for_featurization": False},
+    {"event": "entities", "timestamp": 1700000001.2, "entities": [{"entity": "x", "value": "y"}]},
+    {"event": "action", "timestamp": 1700000002.0, "name": "cc_payment_form", "policy": "RulePolicy",
+     "confidence": 1.0, "action_text": None, "hide_rule_turn": True},
+    {"event": "active_loop", "timestamp": 1700000002.1, "name": "cc_payment_form"},
+    {"event": "slot", "timestamp": 1700000002.2, "name": "requested_slot", "value": "amount"},
+    {"event": "bot", "timestamp": 1700000002.3, "metadata": {"utter_action": "utter_ask_amount"},
+     "text": "How much?", "data": {"elements": None, "quick_replies": None,
+                                   "buttons": [{"title": "all", "payload": "/inform"}],
+                                   "attachment": None, "image": None, "custom": None}},
+    {"event": "loop_interrupted", "timestamp": 1700000002.4, "is_interrupted": True},
+    {"event": "action_execution_rejected", "timestamp": 1700000002.5, "name": "cc_payment_form",
+     "policy": "TEDPolicy", "confidence": 0.4},
+    {"event": "followup", "timestamp": 1700000002.6, "name": "utter_ok"},
+    {"event": "reminder", "timestamp": 1700000002.7, "intent": "EXTERNAL_remind",
+     "date_time": "2024-01-01T10:00:00+00:00", "entities": None, "name": "r1", "kill_on_user_msg": False},
+    {"event": "cancel_reminder", "timestamp": 1700000002.8, "name": "r1", "intent": None, "entities": None},
+    {"event": "agent", "timestamp": 1700000002.9, "text": "an agent said", "data": {"x": 1}},
+    {"event": "stack", "timestamp": 1700000003.0, "update": "[]"},
+    {"event": "export", "timestamp": 1700000003.1, "path": "stories.yml"},
+    {"event": "pause", "timestamp": 1700000003.2},
+    {"event": "resume", "timestamp": 1700000003.3},
+    {"event": "rewind", "timestamp": 1700000003.4},
+    {"event": "undo", "timestamp": 1700000003.5},
+    {"event": "reset_slots", "timestamp": 1700000003.6},
+    {"event": "action", "timestamp": 1700000003.7, "name": None, "policy": None, "confidence": None,
+     "action_text": "Hello!", "hide_rule_turn": False},
+    {"event": "restart", "timestamp": 1700000003.8, "metadata": {"why": "test"}},
+]
+
+
+def test_financial_demo_tracker_dumps_round_trip_exactly(shared_data: Path) -> None:
+    dumps = sorted((shared_data / "rasa-projects" / "financial-demo" / "tests" / "data").glob("*.json"))
+    assert len(dumps) == 4
+    for path in dumps:
+        tracker = json.loads(path.read_text())
+        events = events_from_dicts(tracker["events"], str(path))
+        assert [type(e) for e in events] == [ActionExecuted, SessionStarted, ActionExecuted]
+        assert json.dumps(events_to_dicts(events)) == json.dumps(tracker["events"])
+
+
+def test_every_kind_round_trips_exactly_keys_and_order() -> None:
+    events = events_from_dicts(RASA_EVENTS)
+    assert {e.type_name for e in events} == set(event_names())
+    assert json.dumps(events_to_dicts(events)) == json.dumps(RASA_EVENTS)
+
+
+def test_typed_fields_are_read() -> None:
+    events = events_from_dicts(RASA_EVENTS)
+    user = events[2]
+    assert isinstance(user, UserUttered)
+    assert (user.text, user.intent_name, user.input_channel, user.message_id) == (
+        "i want to pay", "pay_cc", "rest", "42"
+    )
+    assert user.entities[0]["value"] == "emblem"
+    assert user.metadata == {"model_id": "m1"}
+    assert events[5] == ActionExecuted(
+        name="cc_payment_form", policy="RulePolicy", confidence=1.0, hide_rule_turn=True, timestamp=1700000002
+    )
+    assert events[6] == ActiveLoop(name="cc_payment_form", timestamp=1700000002.1)
+    reminder = events[12]
+    assert isinstance(reminder, ReminderScheduled)
+    assert reminder.trigger_date_time.year == 2024 and not reminder.kill_on_user_msg
+
+
+def test_events_built_in_code_write_the_full_rasa_form() -> None:
+    assert ActionExecuted(name="utter_greet", timestamp=5.0).as_dict() == {
+        "event": "action", "timestamp": 5.0, "name": "utter_greet", "policy": None, "confidence": None,
+        "action_text": None, "hide_rule_turn": False,
+    }
+    assert UserUttered(text="hi", timestamp=5.0).as_dict() == {
+        "event": "user", "timestamp": 5.0, "text": "hi", "parse_data": {}, "input_channel": None,
+        "message_id": None, "metadata": {},
+    }
+    bot = BotUttered.create("hi", buttons=[{"title": "a", "payload": "/a"}])
+    assert list(bot.as_dict()["data"]) == list(BOT_DATA_KEYS)
+    assert bot.data["buttons"] == [{"title": "a", "payload": "/a"}] and bot.data["image"] is None
+    assert SlotSet(name="s", timestamp=5.0, metadata={"a": 1}).as_dict() == {
+        "event": "slot", "timestamp": 5.0, "name": "s", "value": None, "metadata": {"a": 1}
+    }
+    before = time.time()
+    assert ActiveLoop(name=None).timestamp >= before
+    with pytest.raises(ValueError, match="name"):
+        ActionExecuted()
+
+
+def test_rasa_sdk_events_get_a_timestamp_and_empty_metadata() -> None:
+    before = time.time()
+    slot = Event.from_dict({"event": "slot", "timestamp": None, "name": "city", "value": "Berlin"})
+    assert isinstance(slot, SlotSet) and slot.timestamp >= before
+    bot = Event.from_dict({"event": "bot", "timestamp": None, "text": "hi", "data": None, "metadata": None})
+    assert isinstance(bot, BotUttered) and (bot.data, bot.metadata) == ({}, {})
+    written = bot.as_dict()
+    assert (written["data"], written["metadata"]) == ({}, {})
+    assert isinstance(written["timestamp"], float)
+
+
+def test_unknown_keys_are_kept_and_changed_values_are_not_dropped() -> None:
+    future: list[int] = [1, 2]
+    raw: dict[str, Any] = {"event": "slot", "timestamp": 1, "name": "a", "value": 1, "future_field": future}
+    slot = SlotSet.from_dict(raw)
+    assert slot.extras == {"future_field": [1, 2]}
+    assert slot.as_dict() == raw
+    changed = dataclasses.replace(slot, metadata={"x": 1})
+    assert changed.as_dict() == {**raw, "metadata": {"x": 1}}
+    future.append(3)
+    assert slot.extras == {"future_field": [1, 2]}, "the event must not share the caller's data"
+
+
+def test_legacy_form_events_are_read_as_rasa_reads_them() -> None:
+    loop, interrupted = events_from_dicts([
+        {"event": "form", "timestamp": 1.0, "name": "restaurant_form"},
+        {"event": "form_validation", "timestamp": 2.0, "validate": False},
+    ])
+    assert loop == ActiveLoop(name="restaurant_form", timestamp=1.0)
+    assert interrupted == LoopInterrupted(is_interrupted=True, timestamp=2.0)
+    assert loop.as_dict() == {"event": "active_loop", "timestamp": 1.0, "name": "restaurant_form"}
+
+
+def test_bad_events_are_all_reported_with_their_position() -> None:
+    bad = [
+        {"event": "slot", "timestamp": 1.0, "name": "ok", "value": 1},
+        {"event": "utter", "timestamp": 1.0},
+        {"event": "slot", "timestamp": 1.0},
+        {"event": "action", "timestamp": "yesterday", "name": "a"},
+        {"event": "action", "timestamp": 1.0},
+        {"event": "reminder", "timestamp": 1.0, "intent": "i", "date_time": "next tuesday"},
+        {"timestamp": 1.0},
+        "user",
+        {"event": "user", "parse_data": [1]},
+        {"event": "action", "name": "a", "hide_rule_turn": "no"},
+    ]
+    with pytest.raises(ConductorError) as caught:
+        events_from_dicts(bad, "tracker.json")
+    problems = caught.value.problems
+    assert [p.message.split(":")[0] for p in problems] == [f"event #{n}" for n in range(2, 11)]
+    assert all(p.file == "tracker.json" for p in problems)
+    assert "unknown event 'utter'" in problems[0].message
+    assert problems[0].hint is not None and "user" in problems[0].hint
+    assert "has no `name`" in problems[1].message
+    assert "`timestamp`" in problems[2].message
+    assert "`name` or an `action_text`" in problems[3].message
+    assert "ISO 8601" in problems[4].message
+    assert "no `event` name" in problems[5].message
+
+
+def test_from_dict_on_a_subclass_checks_the_kind() -> None:
+    with pytest.raises(ConductorError, match="expected a 'slot' event"):
+        SlotSet.from_dict({"event": "bot", "timestamp": 1.0, "text": "hi"})
+    with pytest.raises(ConductorError, match="unknown event 'nope'"):
+        Event.from_dict({"event": "nope"})
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    value=_json_values,
+    extras=st.dictionaries(st.text(min_size=1, max_size=8).filter(
+        lambda k: k not in {"event", "timestamp", "metadata", "name", "value"}), _json_values, max_size=3),
+    metadata=st.dictionaries(st.text(max_size=5), _json_values, max_size=3),
+)
+def test_any_json_values_round_trip(value: Any, extras: dict[str, Any], metadata: dict[str, Any]) -> None:
+    raw = {"event": "slot", "timestamp": 12.5, "name": "s", "value": value, **extras, "metadata": metadata}
+    assert json.dumps(SlotSet.from_dict(raw).as_dict()) == json.dumps(raw)
+    user = {"event": "user", "timestamp": 1.0, "text": "t", "parse_data": {"i": value}, "metadata": metadata}
+    assert json.dumps(Event.from_dict(user).as_dict()) == json.dumps(user)
