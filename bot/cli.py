@@ -20,7 +20,7 @@ from bot.errors import ConductorError, Problem, Severity
 __all__ = ["app"]
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 app = typer.Typer(
     name="bot",
@@ -235,3 +235,7 @@ def plugins_list() -> None:
 def plugins_new(name: Annotated[str, typer.Argument(help="The new plugin's name.")]) -> None:
     """Create a working skill plugin to start from."""
     not_built_yet("plugins new", 7, "the plugin architecture")
+
+
+if __name__ == "__main__":
+    app()

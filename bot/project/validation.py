@@ -420,8 +420,8 @@ def _rule_story_contradictions(project: Project) -> Iterator[Problem]:
                             continue
                         reported.add(key)
                         yield _problem(
-                            f"the rule '{rule.name}' ({rule.location}) predicts '{predicted}' here, but the story "
-                            f"'{story.name}' continues with '{action}'",
+                            f"the rule '{rule.name}' ({rule.file}:{rule.line}) predicts '{predicted}' here, "
+                            f"but the story '{story.name}' continues with '{action}'",
                             where,
                             "Make the story follow the rule, or narrow the rule with a condition.",
                         )

@@ -1,0 +1,178 @@
+"""The `bot` command as a user runs it: exit codes, summaries, and clear errors instead of tracebacks."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from tests.conftest import PROJECT_NAMES, RASA_PROJECTS, REPO_ROOT
+
+runner = CliRunner()
+
+
+def run_bot(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run the real console entry point in a subprocess, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    target = tmp_path / "bot"
+    shutil.copytree(RASA_PROJECTS / "rasa-init-3.6.21", target)
+    return target
+
+
+def test_help_lists_rasa_shaped_commands() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("init", "train", "run", "shell", "test", "data", "plugins"):
+        assert command in result.output
+
+
+@pytest.mark.parametrize("name", PROJECT_NAMES)
+def test_every_shared_project_validates_clean(name: str) -> None:
+    result = run_bot("data", "validate", cwd=RASA_PROJECTS / name)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "The project is valid" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_summary_counts_financial_demo() -> None:
+    result = run_bot("data", "validate", cwd=RASA_PROJECTS / "financial-demo")
+    lines = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in result.stdout.splitlines()
+             if line.count("│") >= 3 and line.split("│")[2].strip().isdigit()}
+    assert lines["test stories"] == "48"
+    assert lines["NLU examples"] == "578"
+    assert lines["forms"] == "3"
+
+
+def test_flags_point_at_a_project_from_elsewhere(tmp_path: Path) -> None:
+    root = RASA_PROJECTS / "rasa-oss-formbot"
+    result = run_bot(
+        "data", "validate", "--domain", str(root / "domain.yml"), "--data", str(root / "data"),
+        "--config", str(root / "config.yml"), "--tests", str(root / "tests"), cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "test stories" in result.stdout
+
+
+def test_fail_on_warnings(project: Path) -> None:
+    nlu = project / "data" / "nlu.yml"
+    nlu.write_text(nlu.read_text() + "- intent: unused_intent\n  examples: |\n    - something else entirely\n")
+    domain = project / "domain.yml"
+    domain.write_text(domain.read_text().replace("intents:\n", "intents:\n  - unused_intent\n", 1))
+    assert run_bot("data", "validate", cwd=project).returncode == 0
+    result = run_bot("data", "validate", "--fail-on-warnings", cwd=project)
+    assert result.returncode == 1
+    assert "unused_intent" in result.stderr
+
+
+def _first_error(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error")]
+    assert errors, result.stderr
+    return errors[0]
+
+
+def test_story_intent_missing_from_domain(project: Path) -> None:
+    stories = project / "data" / "stories.yml"
+    stories.write_text(stories.read_text().replace("intent: mood_great", "intent: mood_grate", 1))
+    line = _first_error(run_bot("data", "validate", cwd=project))
+    assert "mood_grate" in line and "stories.yml:" in line
+
+
+def test_undefined_response_and_undeclared_slot(project: Path) -> None:
+    rules = project / "data" / "rules.yml"
+    rules.write_text(
+        rules.read_text()
+        + "\n- rule: broken\n  steps:\n  - intent: greet\n  - action: utter_nowhere\n"
+        + "  - slot_was_set:\n    - ghost_slot: 1\n"
+    )
+    result = run_bot("data", "validate", cwd=project)
+    _first_error(result)
+    assert "utter_nowhere" in result.stderr and "ghost_slot" in result.stderr
+    assert "rules.yml:" in result.stderr
+
+
+def test_rule_story_contradiction_is_reported(project: Path) -> None:
+    rules = project / "data" / "rules.yml"
+    rules.write_text(rules.read_text() + "\n- rule: greet differently\n  steps:\n  - intent: greet\n"
+                     "  - action: utter_goodbye\n")
+    result = run_bot("data", "validate", cwd=project)
+    line = _first_error(result)
+    assert "greet differently" in result.stderr and "utter_greet" in result.stderr, line
+
+
+BAD_INPUTS = {
+    "malformed YAML": ("domain.yml", "intents:\n  - greet\n bad: [\n", "domain.yml:"),
+    "wrong type": ("domain.yml", "intents: greet\n", "domain.yml:1"),
+    "unknown key": ("domain.yml", "intents:\n  - greet\nintentz:\n  - bye\n", "domain.yml:3"),
+    "unclosed entity bracket": ("data/nlu.yml", "nlu:\n- intent: greet\n  examples: |\n    - hi [there](place\n",
+                                "nlu.yml:4"),
+    "bad annotation JSON": ("data/nlu.yml", 'nlu:\n- intent: greet\n  examples: |\n    - hi [x]{"entity": }\n',
+                            "nlu.yml:4"),
+    "YAML bomb": ("data/nlu.yml", "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "\n".join(
+        f"{n}: &{n} [" + ", ".join([f"*{p}"] * 10) + "]" for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+    ) + "\n", "nlu.yml:"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_gives_one_clear_message(project: Path, case: str) -> None:
+    relative, content, where = BAD_INPUTS[case]
+    (project / relative).write_text(content)
+    line = _first_error(run_bot("data", "validate", cwd=project))
+    assert where in line, line
+
+
+def test_missing_domain_file(project: Path) -> None:
+    (project / "domain.yml").unlink()
+    line = _first_error(run_bot("data", "validate", cwd=project))
+    assert "domain.yml" in line and "does not exist" in line
+
+
+def test_empty_and_binary_and_huge_files(project: Path) -> None:
+    (project / "domain.yml").write_text("")
+    result = run_bot("data", "validate", cwd=project)
+    _first_error(result)  # the stories use intents an empty domain lacks
+    (project / "domain.yml").write_bytes(b"\x00\x01\x02PNG")
+    assert "binary" in _first_error(run_bot("data", "validate", cwd=project))
+    with (project / "domain.yml").open("wb") as fh:
+        fh.truncate(50 * 1024 * 1024)
+    assert "MB" in _first_error(run_bot("data", "validate", cwd=project))
+
+
+def test_missing_data_folder(project: Path) -> None:
+    shutil.rmtree(project / "data")
+    line = _first_error(run_bot("data", "validate", cwd=project))
+    assert "data" in line and "does not exist" in line
+
+
+def test_unbuilt_commands_say_so() -> None:
+    result = runner.invoke(app, ["run"])
+    assert result.exit_code == 2
+    assert "not built yet" in result.output
+
+
+def test_init_creates_a_valid_project(tmp_path: Path) -> None:
+    result = run_bot("init", "new-bot", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "new-bot" / "domain.yml").exists()
+    validated = run_bot("data", "validate", cwd=tmp_path / "new-bot")
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+    again = run_bot("init", "new-bot", cwd=tmp_path)
+    assert again.returncode == 1 and "already exists" in again.stderr
+
+
+def test_base_assistant_validates_without_warnings() -> None:
+    result = run_bot("data", "validate", "--fail-on-warnings", cwd=REPO_ROOT / "domain")
+    assert result.returncode == 0, result.stdout + result.stderr
