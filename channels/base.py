@@ -78,7 +78,7 @@ class OutputChannel(ABC):
 
 
 _MESSAGE_KEYS = frozenset(
-    {"text", "image", "buttons", "quick_replies", "attachment", "elements", "custom", "recipient_id", "button_type"}
+    {"text", "image", "buttons", "quick_replies", "attachment", "elements", "custom", "recipient_id"}
 )
 
 
