@@ -1,0 +1,609 @@
+"""RulePolicy: rules, forms (loops) and the fallback, with Rasa 3.x's semantics.
+
+What it predicts, in order (Rasa's `RulePolicy._predict`):
+
+1. a rule written with the user's text (end-to-end), right after a user message;
+2. Rasa's default actions: `action_restart` after `/restart`, `action_back` after `/back`,
+   `action_session_start` after `/session_start`;
+3. an active loop's happy path: the loop again after anything but itself, `action_listen` after the loop ran
+   (unless the loop rejected its run) — this beats every other policy (`is_no_user_prediction`);
+4. a rule matching the conversation's recent states (the longest one when several match). Inside an active
+   loop, a general rule predicting `action_listen` gives way to the loop, and the story/rule data decide
+   whether the loop was interrupted (`loop_interrupted` is sent so the form skips validation once);
+5. otherwise the fallback action (`core_fallback_action_name`) at `core_fallback_threshold`, when
+   `enable_fallback_prediction` is on.
+
+A rule is learnt as the states after its `...` snippet (or from the conversation start): each state's parts
+must be present in the conversation's state at the same distance from now; a slot or loop set to `null` in
+the rule must be unset. Training checks rules as Rasa does: at most one user message per rule
+(`restrict_rules`), rules that leave out a slot or loop their action sets elsewhere, and rules contradicting
+stories or other rules (`check_for_contradictions`); each is a `ConductorError` naming the places.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from bot.dialogue.events import (
+    ACTION_LISTEN_NAME,
+    ActionExecuted,
+    ActionExecutionRejected,
+    ActiveLoop,
+    LoopInterrupted,
+    SlotSet,
+    UserUttered,
+)
+from bot.dialogue.policies.base import (
+    RULE_POLICY_PRIORITY,
+    Arrays,
+    Policy,
+    PolicyPrediction,
+    PredictionContext,
+)
+from bot.dialogue.policies.memoization import examples_of, lookup_from_examples
+from bot.dialogue.states import (
+    ACTIVE_LOOP,
+    PREVIOUS_ACTION,
+    SLOTS,
+    RuleOnlyData,
+    State,
+    active_loop_in_state,
+    is_prev_action_listen_in_state,
+    prediction_states,
+    prev_action_name_in_state,
+)
+from bot.dialogue.tracker import SHOULD_NOT_BE_SET, DialogueStateTracker
+from bot.dialogue.training import TrainingData, TrainingTracker
+from bot.errors import ConductorError, Problem
+from bot.project.domain import RULE_SNIPPET_ACTION, Domain
+
+__all__ = ["DEFAULT_CORE_FALLBACK_THRESHOLD", "RulePolicy"]
+
+DEFAULT_CORE_FALLBACK_THRESHOLD = 0.3
+DEFAULT_ACTION_MAPPINGS = {
+    "restart": "action_restart",
+    "back": "action_back",
+    "session_start": "action_session_start",
+}
+LOOP_WAS_INTERRUPTED = "loop_was_interrupted"
+DO_NOT_PREDICT_LOOP_ACTION = "do_not_predict_loop_action"
+DEFAULT_RULES = "predicting default action with intent "
+LOOP_RULES = "handling active loops and forms - "
+LOOP_RULES_SEPARATOR = " - "
+ALLOWED_USER_MESSAGES_PER_RULE = 1
+
+_RULES_DOCS = "See https://rasa.com/docs/rasa/rules for how rules work."
+
+
+def _rule_key(states: list[State]) -> str | None:
+    """The states after the latest `...` snippet, as text; None when nothing is left."""
+    kept: list[State] = []
+    for state in reversed(states):
+        if prev_action_name_in_state(state) == RULE_SNIPPET_ACTION:
+            break
+        kept.insert(0, state)
+    if not kept:
+        return None
+    return json.dumps(kept, sort_keys=True)
+
+
+def _key_states(key: str) -> list[State]:
+    states: list[State] = json.loads(key)
+    for state in states:
+        for sub_state in state.values():
+            for name, value in sub_state.items():
+                if isinstance(value, list):
+                    sub_state[name] = tuple(value)
+    return states
+
+
+def _rule_matches_state(rule_state: State, state: State) -> bool:
+    for part, rule_sub_state in rule_state.items():
+        sub_state = state.get(part, {})
+        for name, wanted in rule_sub_state.items():
+            found = sub_state.get(name)
+            if wanted and wanted != SHOULD_NOT_BE_SET and found != wanted:
+                return False
+            if wanted == SHOULD_NOT_BE_SET and found and found != SHOULD_NOT_BE_SET:
+                return False
+    return True
+
+
+def _rule_applies(reversed_rule: list[State], states: list[State]) -> bool:
+    """Whether a rule (its states newest first) fits the conversation's latest states; a conversation
+    shorter than the rule is compared as far as it goes, as in Rasa."""
+    for turn, rule_state in enumerate(reversed_rule):
+        if turn >= len(states):
+            return True
+        state = states[-1 - turn]
+        rule_previous = rule_state.get(PREVIOUS_ACTION)
+        previous = state.get(PREVIOUS_ACTION)
+        if not rule_previous and not previous:
+            continue  # both are conversation starts
+        if not rule_previous or not previous:
+            return False
+        if not _rule_matches_state(rule_state, state):
+            return False
+    return True
+
+
+@dataclass
+class _Source:
+    """A rule (or built-in behaviour) that predicted `action` at a place of the training data."""
+
+    name: str
+    action: str
+    file: str | None
+    line: int | None
+
+    def describe(self) -> str:
+        where = f" ({self.file}:{self.line})" if self.file else ""
+        return f"'{self.name}'{where}"
+
+
+class RulePolicy(Policy):
+    name = "RulePolicy"
+    default_priority = RULE_POLICY_PRIORITY
+    defaults: ClassVar[dict[str, Any]] = {
+        "core_fallback_threshold": DEFAULT_CORE_FALLBACK_THRESHOLD,
+        "core_fallback_action_name": "action_default_fallback",
+        "enable_fallback_prediction": True,
+        "restrict_rules": True,
+        "check_for_contradictions": True,
+        "use_nlu_confidence_as_score": False,
+    }
+
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        super().__init__(config)
+        self.rules: dict[str, str] = {}
+        self.unhappy_paths: dict[str, str] = {}
+        self.rule_only = RuleOnlyData()
+        self.rules_not_in_stories: set[str] = set()
+        self._parsed: dict[str, list[State]] = {}
+        self._sources: dict[str, list[_Source]] = defaultdict(list)
+
+    # --- configuration ------------------------------------------------------------------------------------
+
+    @property
+    def fallback_action(self) -> str:
+        return str(self.config["core_fallback_action_name"])
+
+    @property
+    def fallback_threshold(self) -> float:
+        value = self.config["core_fallback_threshold"]
+        return float(value) if isinstance(value, int | float) else DEFAULT_CORE_FALLBACK_THRESHOLD
+
+    def _flag(self, name: str) -> bool:
+        value = self.config.get(name)
+        return value if isinstance(value, bool) else bool(self.defaults[name])
+
+    def rule_only_data(self) -> RuleOnlyData | None:
+        return self.rule_only
+
+    # --- training -----------------------------------------------------------------------------------------
+
+    def train(self, data: TrainingData, domain: Domain) -> None:
+        if self.fallback_action not in domain.action_names_or_texts:
+            raise ConductorError.single(
+                f"the RulePolicy's core_fallback_action_name '{self.fallback_action}' is not an action of the "
+                "domain",
+                hint="Add it under `actions:` in the domain, or set core_fallback_action_name to an action "
+                "the domain has.",
+            )
+        if self._flag("restrict_rules"):
+            self._check_rule_restriction(data.rules)
+        check = self._flag("check_for_contradictions")
+        if check:
+            self._check_for_incomplete_rules(data.rules, domain)
+        rule_examples = examples_of(data.rules, domain, None, omit_unset_slots=True)
+        lookup = lookup_from_examples([(_rule_key(states), action) for states, action in rule_examples])
+        self._set_rules({key: action for key, action in lookup.items() if action != RULE_SNIPPET_ACTION})
+        story_examples = examples_of(data.stories, domain, None)
+        if check:
+            self.rule_only = _rule_only_data(
+                [states for states, _ in rule_examples], [states for states, _ in story_examples]
+            )
+        self.unhappy_paths = _loop_unhappy_lookup([*rule_examples, *story_examples])
+        if check:
+            self.rules_not_in_stories = self._analyze_rules(data, domain)
+
+    def _set_rules(self, rules: dict[str, str]) -> None:
+        self.rules = rules
+        self._parsed = {key: list(reversed(_key_states(key))) for key in rules}
+        self._parsed.update({key: list(reversed(_key_states(key))) for key in self.unhappy_paths})
+
+    def _check_rule_restriction(self, rules: list[TrainingTracker]) -> None:
+        problems = [
+            Problem(
+                f"the rule '{made.name}' has more than {ALLOWED_USER_MESSAGES_PER_RULE} user message",
+                made.block.file,
+                made.block.line,
+                "Rules are for short, fixed pieces of conversation; write longer exchanges as stories "
+                "(or set `restrict_rules: false` for the RulePolicy).",
+            )
+            for made in rules
+            if sum(isinstance(event, UserUttered) for event in made.tracker.events) > ALLOWED_USER_MESSAGES_PER_RULE
+        ]
+        if problems:
+            raise ConductorError(problems)
+
+    def _check_for_incomplete_rules(self, rules: list[TrainingTracker], domain: Domain) -> None:
+        fingerprints = _action_fingerprints(rules, domain)
+        if not fingerprints:
+            return
+        problems: list[Problem] = []
+        for made in rules:
+            states = made.tracker.past_states(domain)
+            following = [prev_action_name_in_state(state) for state in states[1:]] + [ACTION_LISTEN_NAME]
+            for state, next_action in zip(states, following, strict=True):
+                previous = prev_action_name_in_state(state)
+                fingerprint = fingerprints.get(previous or "")
+                if (
+                    previous is None
+                    or fingerprint is None
+                    or next_action == RULE_SNIPPET_ACTION
+                    or previous == RULE_SNIPPET_ACTION
+                ):
+                    continue
+                slots, loops = fingerprint
+                missing = sorted(slots - set(state.get(SLOTS, {})))
+                if missing:
+                    problems.append(Problem(
+                        f"in rule '{made.name}' the action '{previous}' does not set the slot(s) "
+                        f"{', '.join(repr(s) for s in missing)}, which it sets in other rules",
+                        made.block.file,
+                        made.block.line,
+                        "Add the slots after the action with `- slot_was_set:`, or, when the action ends the "
+                        "rule, add `wait_for_user_input: false` to the rule. Slots that must stay unset are "
+                        "written as `null`.",
+                    ))
+                loop = state.get(ACTIVE_LOOP, {}).get("name")
+                if loops and loop not in loops:
+                    shown = sorted("null" if name == SHOULD_NOT_BE_SET else name for name in loops)
+                    problems.append(Problem(
+                        f"in rule '{made.name}' the form '{previous}' does not set `active_loop`, which it sets "
+                        f"in other rules ({', '.join(shown)})",
+                        made.block.file,
+                        made.block.line,
+                        f"Add `- active_loop: {previous}` (or `null`) after it, or, when it ends the rule, add "
+                        "`wait_for_user_input: false` to the rule.",
+                    ))
+        if problems:
+            raise ConductorError(problems)
+
+    # --- contradictions (Rasa runs its own predictions over the training data) ----------------------------
+
+    def _analyze_rules(self, data: TrainingData, domain: Domain) -> set[str]:
+        self._sources = defaultdict(list)
+        self._run_on_trackers(data.rules, domain, collect=True)
+        problems, used_in_stories = self._run_on_trackers(data.all, domain, collect=False)
+        if problems:
+            raise ConductorError(problems)
+        every_rule = (
+            set(self._sources)
+            | {DEFAULT_RULES + intent for intent in DEFAULT_ACTION_MAPPINGS}
+            | {LOOP_RULES + loop for loop in domain.form_names}
+            | {f"{LOOP_RULES}{loop}{LOOP_RULES_SEPARATOR}{ACTION_LISTEN_NAME}" for loop in domain.form_names}
+        )
+        return every_rule - used_in_stories
+
+    def _run_on_trackers(
+        self, trackers: list[TrainingTracker], domain: Domain, *, collect: bool
+    ) -> tuple[list[Problem], set[str]]:
+        names = domain.action_names_or_texts
+        context = PredictionContext(DialogueStateTracker("", None), domain, names, {n: i for i, n in enumerate(names)})
+        problems: list[Problem] = []
+        used: set[str] = set()
+        for made in trackers:
+            running = made.tracker.init_copy()
+            positions = {id(event): index for index, event in enumerate(made.tracker.events)}
+            next_unpredictable = True  # the first action has no history
+            for event in made.tracker.applied_events():
+                if not isinstance(event, ActionExecuted):
+                    running.update(event)
+                    continue
+                index = positions.get(id(event))
+                if event.name == RULE_SNIPPET_ACTION:
+                    next_unpredictable = True
+                    running.update(event)
+                    continue
+                if next_unpredictable or index in made.unpredictable:
+                    next_unpredictable = False
+                    running.update(event)
+                    continue
+                gold = event.name or event.action_text or ""
+                predicted, source = self._predicted_for_training(context.for_tracker(running), gold)
+                file, line = made.where(index)
+                if collect:
+                    if source is not None:
+                        self._collect_source(made, predicted, gold, source, file, line)
+                else:
+                    if not made.is_rule and predicted == gold and source is not None:
+                        used.add(source)
+                    problems += self._check_prediction(made, predicted, gold, source, file, line)
+                running.update(event)
+        return problems, used
+
+    def _predicted_for_training(self, context: PredictionContext, gold: str) -> tuple[str | None, str | None]:
+        predicted, source = self._predict_name(context)
+        tracker = context.tracker
+        loop = tracker.active_loop_name
+        if loop and predicted != gold and predicted == loop:
+            tracker.update(ActionExecutionRejected(name=loop))  # as Rasa's test emulates a rejection
+            predicted, source = self._predict_name(context.for_tracker(tracker))
+        return predicted, source
+
+    def _predict_name(self, context: PredictionContext) -> tuple[str | None, str | None]:
+        prediction, source = self._predict(context)
+        # for stories nothing predicted is no contradiction; for rules the fallback counts
+        if prediction.probabilities == self._default_probabilities(context) and not context.tracker.is_rule_tracker:
+            return None, source
+        return context.action_names[prediction.max_confidence_index], source
+
+    def _collect_source(
+        self, made: TrainingTracker, predicted: str | None, gold: str, source: str, file: str | None, line: int | None
+    ) -> None:
+        name = made.name
+        if source.startswith(DEFAULT_RULES) or source.startswith(LOOP_RULES):
+            gold = predicted or gold
+            name = source
+            file, line = None, None
+        self._sources[source].append(_Source(name, gold, file, line))
+
+    def _should_delete(self, made: TrainingTracker, source: str, predicted: str) -> bool:
+        """A story's `action_listen` contradicting a rule only because the rule continues after the user's
+        message: the shorter rule is dropped instead (Rasa's rule)."""
+        if made.is_rule or source.count(PREVIOUS_ACTION) > 1 or predicted != ACTION_LISTEN_NAME:
+            return False
+        return any(other.startswith(source[:-2]) and other != source for other in self.rules)
+
+    def _check_prediction(
+        self,
+        made: TrainingTracker,
+        predicted: str | None,
+        gold: str,
+        source: str | None,
+        file: str | None,
+        line: int | None,
+    ) -> list[Problem]:
+        if predicted is None or source is None or predicted == gold:
+            return []
+        if self._should_delete(made, source, predicted):
+            self.rules.pop(source, None)
+            return []
+        contradicting = {s.describe(): s for s in self._sources.get(source, []) if s.action != gold}
+        if not contradicting:
+            return []
+        rules = ", ".join(sorted(contradicting))
+        message = f"{made.kind} '{made.name}' expects the action '{gold}' here, which contradicts rule(s) {rules}"
+        if predicted != self.fallback_action:
+            message += f", which predict '{predicted}'"
+        return [Problem(
+            message,
+            file,
+            line,
+            "Make the stories and rules agree: change the step, or give the rule a `condition` (or more steps) "
+            f"so it does not apply here. {_RULES_DOCS}",
+        )]
+
+    # --- prediction ---------------------------------------------------------------------------------------
+
+    def _default_probabilities(self, context: PredictionContext) -> list[float]:
+        probabilities = context.zeros()
+        if self._flag("enable_fallback_prediction") and self.fallback_action in context.action_index:
+            probabilities[context.action_index[self.fallback_action]] = self.fallback_threshold
+        return probabilities
+
+    def _result(self, action: str, context: PredictionContext) -> list[float]:
+        probabilities = self._default_probabilities(context)
+        score = 1.0
+        if self._flag("use_nlu_confidence_as_score"):
+            confidence = context.tracker.latest_message.intent.get("confidence", 1.0)
+            score = float(confidence) if isinstance(confidence, int | float) else 1.0
+        index = context.action_index.get(action)
+        if index is not None:
+            probabilities[index] = score
+        return probabilities
+
+    def _matching_keys(self, lookup: Mapping[str, str], states: list[State]) -> list[str]:
+        return [key for key in lookup if _rule_applies(self._parsed_key(key), states)]
+
+    def _parsed_key(self, key: str) -> list[State]:
+        parsed = self._parsed.get(key)
+        if parsed is None:
+            parsed = self._parsed[key] = list(reversed(_key_states(key)))
+        return parsed
+
+    def _from_rules(self, context: PredictionContext, use_text: bool) -> tuple[str | None, str | None, bool]:
+        tracker = context.tracker
+        if use_text and tracker.latest_action_name != ACTION_LISTEN_NAME:
+            return None, None, False
+        states = prediction_states(
+            tracker,
+            context.domain,
+            use_text_for_last_user_input=use_text,
+            base_states=context.states(ignore_rule_only_turns=False),
+        )
+        returning_from_unhappy_path = False
+        keys = self._matching_keys(self.rules, states)
+        predicted: str | None = None
+        best = ""
+        if keys:
+            # several matching rules mean one is part of another: take the longest (Rasa compares the
+            # lengths of the rules' texts; equal lengths are settled here by the text, Rasa's pick is random)
+            best = max(keys, key=lambda key: (len(key), key))
+            predicted = self.rules[best]
+        loop = tracker.active_loop_name
+        if loop:
+            conditions = {self.unhappy_paths[key] for key in self._matching_keys(self.unhappy_paths, states)}
+            general_listen = predicted == ACTION_LISTEN_NAME and not active_loop_in_state(self._parsed_key(best)[0])
+            if general_listen:
+                if DO_NOT_PREDICT_LOOP_ACTION not in conditions:
+                    return loop, best, returning_from_unhappy_path
+                predicted = None
+            if LOOP_WAS_INTERRUPTED in conditions:
+                returning_from_unhappy_path = True
+        return predicted, best or _rule_key(states), returning_from_unhappy_path
+
+    def _from_default_actions(self, tracker: DialogueStateTracker) -> tuple[str | None, str | None]:
+        if tracker.latest_action_name != ACTION_LISTEN_NAME:
+            return None, None
+        intent = tracker.latest_message.intent_name
+        action = DEFAULT_ACTION_MAPPINGS.get(intent or "")
+        if action is None or intent is None:
+            return None, None
+        return action, DEFAULT_RULES + intent
+
+    @staticmethod
+    def _from_loop_happy_path(tracker: DialogueStateTracker) -> tuple[str | None, str | None]:
+        loop = tracker.active_loop_name
+        if loop is None or tracker.is_active_loop_rejected:
+            return None, None
+        if tracker.latest_action and tracker.latest_action.get("action_name") != loop:
+            return loop, LOOP_RULES + loop
+        if tracker.latest_action_name == loop:
+            return ACTION_LISTEN_NAME, f"{LOOP_RULES}{loop}{LOOP_RULES_SEPARATOR}{ACTION_LISTEN_NAME}"
+        return None, None
+
+    def _rule_prediction(
+        self,
+        probabilities: list[float],
+        source: str | None,
+        *,
+        returning_from_unhappy_path: bool = False,
+        is_end_to_end_prediction: bool = False,
+        is_no_user_prediction: bool = False,
+    ) -> PolicyPrediction:
+        return self.prediction(
+            probabilities,
+            events=[LoopInterrupted(is_interrupted=True)] if returning_from_unhappy_path else [],
+            is_end_to_end_prediction=is_end_to_end_prediction,
+            is_no_user_prediction=is_no_user_prediction,
+            hide_rule_turn=source is not None and source in self.rules_not_in_stories,
+        )
+
+    def _predict(self, context: PredictionContext) -> tuple[PolicyPrediction, str | None]:
+        tracker = context.tracker
+        text_action, text_source, text_returning = self._from_rules(context, use_text=True)
+        default_action, default_source = self._from_default_actions(tracker)
+        if default_action and not text_action:
+            return self._rule_prediction(self._result(default_action, context), default_source), default_source
+        loop_action, loop_source = self._from_loop_happy_path(tracker)
+        if loop_action:
+            prediction = self._rule_prediction(
+                self._result(loop_action, context), loop_source, is_no_user_prediction=True
+            )
+            return prediction, loop_source
+        if text_action:
+            prediction = self._rule_prediction(
+                self._result(text_action, context),
+                text_source,
+                returning_from_unhappy_path=text_returning,
+                is_end_to_end_prediction=True,
+            )
+            return prediction, text_source
+        intent_action, intent_source, intent_returning = self._from_rules(context, use_text=False)
+        probabilities = (
+            self._result(intent_action, context) if intent_action else self._default_probabilities(context)
+        )
+        prediction = self._rule_prediction(
+            probabilities, intent_source, returning_from_unhappy_path=text_returning or intent_returning
+        )
+        return prediction, intent_source
+
+    def predict(self, context: PredictionContext) -> PolicyPrediction:
+        return self._predict(context)[0]
+
+    # --- persistence --------------------------------------------------------------------------------------
+
+    def persist(self) -> tuple[dict[str, Any], Arrays]:
+        data = {
+            "rules": self.rules,
+            "rules_for_loop_unhappy_path": self.unhappy_paths,
+            "rules_not_in_stories": sorted(self.rules_not_in_stories),
+            **self.rule_only.as_dict(),
+        }
+        return data, {}
+
+    @classmethod
+    def restore(cls, config: Mapping[str, Any], data: Mapping[str, Any], arrays: Arrays) -> Policy:
+        policy = cls(config)
+        policy.unhappy_paths = dict(data.get("rules_for_loop_unhappy_path", {}))
+        policy._set_rules(dict(data.get("rules", {})))
+        policy.rules_not_in_stories = set(data.get("rules_not_in_stories", []))
+        policy.rule_only = RuleOnlyData.from_dict(dict(data))
+        return policy
+
+
+# --- training helpers ---------------------------------------------------------------------------------------
+
+
+def _rule_only_data(rule_states: list[list[State]], story_states: list[list[State]]) -> RuleOnlyData:
+    def slots_and_loops(examples: list[list[State]]) -> tuple[set[str], set[str]]:
+        slots: set[str] = set()
+        loops: set[str] = set()
+        for states in examples:
+            for state in states:
+                slots.update(state.get(SLOTS, {}))
+                loop = state.get(ACTIVE_LOOP, {}).get("name")
+                if loop:
+                    loops.add(loop)
+        return slots, loops
+
+    rule_slots, rule_loops = slots_and_loops(rule_states)
+    story_slots, story_loops = slots_and_loops(story_states)
+    return RuleOnlyData(
+        frozenset(rule_slots - story_slots - {SHOULD_NOT_BE_SET}),
+        frozenset(rule_loops - story_loops - {SHOULD_NOT_BE_SET}),
+    )
+
+
+def _loop_unhappy_lookup(examples: list[tuple[list[State], str]]) -> dict[str, str]:
+    """For states inside a loop: whether the loop ran after an interruption, or must not run (Rasa's
+    auxiliary "unhappy path" rules, from rules and stories alike)."""
+    lookup: dict[str, str] = {}
+    for states, action in examples:
+        loop = active_loop_in_state(states[-1])
+        if not loop:
+            continue
+        if len(states) == 1 or not states[-2].get(PREVIOUS_ACTION):
+            recent = [states[-1]]
+        else:
+            recent = [{PREVIOUS_ACTION: states[-2][PREVIOUS_ACTION]}, states[-1]]
+        key = _rule_key(recent)
+        if key is None:
+            continue
+        after_listen = is_prev_action_listen_in_state(states[-1])
+        if after_listen and action == loop:
+            lookup[key] = LOOP_WAS_INTERRUPTED
+        elif not after_listen and action != loop:
+            lookup[key] = DO_NOT_PREDICT_LOOP_ACTION
+    return lookup
+
+
+def _action_fingerprints(
+    trackers: list[TrainingTracker], domain: Domain
+) -> dict[str, tuple[set[str], set[str]]]:
+    """Per action: the featurised slots and the loops set right after it somewhere in these trackers."""
+    after: dict[str, list[Any]] = defaultdict(list)
+    for made in trackers:
+        action: str | None = None
+        for event in made.tracker.events:
+            if isinstance(event, ActionExecuted):
+                action = event.name or event.action_text
+            elif isinstance(event, UserUttered):
+                action = None
+            elif action:
+                after[action].append(event)
+    tracker = DialogueStateTracker.for_domain("", domain)
+    featurised = {name for name, slot in tracker.slots.items() if slot.feature_dimensionality() > 0}
+    fingerprints: dict[str, tuple[set[str], set[str]]] = {}
+    for action, events in after.items():
+        slots = {e.name for e in events if isinstance(e, SlotSet)} & featurised
+        loops = {e.name for e in events if isinstance(e, ActiveLoop) and e.name is not None}
+        fingerprints[action] = (slots, loops)
+    return fingerprints

@@ -1,0 +1,331 @@
+"""Rasa's dialogue states: what the policies see of a conversation, one state per turn.
+
+A state is a dict of up to four parts (empty parts are left out):
+
+    {"user": {"intent": "greet", "entities": ("city",)} or {"text": "hi"},
+     "prev_action": {"action_name": "utter_greet"} or {"action_text": "Hello!"},
+     "active_loop": {"name": "restaurant_form"},
+     "slots": {"cuisine": (1.0,), "confirmed": (1.0, 0.0), "location": "should_not_be_set"}}
+
+`states_for_tracker` gives the state before each action of the conversation plus the state now, as Rasa's
+`Domain.states_for_tracker_history` does; with `ignore_rule_only_turns` it hides the turns that only rules
+predicted and the slots and loops only rules use (`RuleOnlyData`), which is what the story-based policies
+see. `prediction_states` / `training_examples` add what Rasa's `MaxHistoryTrackerFeaturizer` does on top:
+choosing the user's text or intent, and cutting to `max_history` turns.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from bot.dialogue.events import ACTION_LISTEN_NAME, ActionExecuted, Event, UserUttered
+from bot.dialogue.tracker import SHOULD_NOT_BE_SET
+from bot.project.domain import DEFAULT_INTENTS, ENTITY_LABEL_SEPARATOR, Domain
+
+if TYPE_CHECKING:
+    from bot.dialogue.tracker import DialogueStateTracker
+
+__all__ = [
+    "ACTIVE_LOOP",
+    "PREVIOUS_ACTION",
+    "SLOTS",
+    "USER",
+    "RuleOnlyData",
+    "State",
+    "active_loop_in_state",
+    "copy_states",
+    "get_active_state",
+    "is_prev_action_listen_in_state",
+    "prediction_states",
+    "prev_action_name_in_state",
+    "slice_states",
+    "state_key",
+    "states_for_tracker",
+    "training_examples",
+    "user_turns",
+]
+
+State: TypeAlias = dict[str, dict[str, Any]]
+
+USER = "user"
+PREVIOUS_ACTION = "prev_action"
+ACTIVE_LOOP = "active_loop"
+SLOTS = "slots"
+
+
+@dataclass(frozen=True)
+class RuleOnlyData:
+    """Slots and loops that appear in rules but in no story: the story-based policies ignore them."""
+
+    slots: frozenset[str] = field(default_factory=frozenset)
+    loops: frozenset[str] = field(default_factory=frozenset)
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {"rule_only_slots": sorted(self.slots), "rule_only_loops": sorted(self.loops)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RuleOnlyData:
+        return cls(frozenset(data.get("rule_only_slots", [])), frozenset(data.get("rule_only_loops", [])))
+
+
+# --- one state ----------------------------------------------------------------------------------------------
+
+
+def _entity_labels(entities: Sequence[dict[str, Any]]) -> list[str]:
+    labels = [str(e.get("entity")) for e in entities]
+    labels += [f"{e.get('entity')}{ENTITY_LABEL_SEPARATOR}{e['role']}" for e in entities if "role" in e]
+    labels += [f"{e.get('entity')}{ENTITY_LABEL_SEPARATOR}{e['group']}" for e in entities if "group" in e]
+    return labels
+
+
+def _wanted_entities(domain: Domain, intent: str | None, present: set[str]) -> set[str]:
+    if intent is not None and (intent in domain.intents or intent in DEFAULT_INTENTS):
+        return domain.used_entities(intent)
+    return present  # an intent the domain does not know keeps every entity, as in Rasa
+
+
+def _user_sub_state(tracker: DialogueStateTracker, domain: Domain) -> dict[str, Any]:
+    message = tracker.latest_message
+    intent = message.intent_name
+    entities = message.entities
+    if not message.text and not intent and not entities:
+        return {}
+    uses_text = tracker.latest_message_uses_text
+    sub_state: dict[str, Any] = {}
+    if message.text and uses_text in (True, None):
+        sub_state["text"] = message.text
+    if intent and not uses_text:
+        sub_state["intent"] = intent
+    if entities and not uses_text:
+        present = set(_entity_labels(entities))
+        featurised = {e for e in present if e != "None"}
+        kept = featurised & _wanted_entities(domain, intent, featurised)
+        if kept:
+            sub_state["entities"] = tuple(sorted(kept))
+    return sub_state
+
+
+def _slots_sub_state(tracker: DialogueStateTracker, omit_unset_slots: bool) -> dict[str, Any]:
+    slots: dict[str, Any] = {}
+    for name, slot in tracker.slots.items():
+        if not slot.dimensions:
+            continue
+        features = slot.as_feature()
+        if omit_unset_slots and not slot.has_been_set:
+            continue
+        if slot.value == SHOULD_NOT_BE_SET:
+            slots[name] = SHOULD_NOT_BE_SET
+        elif any(features):
+            slots[name] = tuple(features)
+    return slots
+
+
+def get_active_state(tracker: DialogueStateTracker, domain: Domain, omit_unset_slots: bool = False) -> State:
+    """The state of the conversation now (Rasa's `Domain.get_active_state`)."""
+    state: State = {}
+    user = _user_sub_state(tracker, domain)
+    if user:
+        state[USER] = user
+    slots = _slots_sub_state(tracker, omit_unset_slots)
+    if slots:
+        state[SLOTS] = slots
+    if tracker.latest_action:
+        state[PREVIOUS_ACTION] = dict(tracker.latest_action)
+    if tracker.active_loop is not None and tracker.active_loop.name:
+        state[ACTIVE_LOOP] = {"name": tracker.active_loop.name}
+    return state
+
+
+# --- helpers on states --------------------------------------------------------------------------------------
+
+
+def prev_action_name_in_state(state: State) -> str | None:
+    name = state.get(PREVIOUS_ACTION, {}).get("action_name")
+    return name if isinstance(name, str) else None
+
+
+def is_prev_action_listen_in_state(state: State) -> bool:
+    return prev_action_name_in_state(state) == ACTION_LISTEN_NAME
+
+
+def active_loop_in_state(state: State) -> str | None:
+    """The state's active loop (None for none, and for the "should not be set" marker)."""
+    name = state.get(ACTIVE_LOOP, {}).get("name")
+    if not isinstance(name, str) or name == SHOULD_NOT_BE_SET:
+        return None
+    return name
+
+
+def copy_states(states: Sequence[State]) -> list[State]:
+    return [{part: dict(sub) for part, sub in state.items()} for state in states]
+
+
+def state_key(states: Sequence[State]) -> str:
+    """A stable text for a sequence of states (keys sorted; tuples written as lists)."""
+    return json.dumps(list(states), sort_keys=True, separators=(",", ":"))
+
+
+def slice_states(states: list[State], max_history: int | None) -> list[State]:
+    if not max_history:
+        return states
+    return states[-max_history:]
+
+
+# --- the states of a conversation ---------------------------------------------------------------------------
+
+
+def _remove_rule_only_features(state: State, rule_only: RuleOnlyData | None) -> None:
+    if rule_only is None:
+        return
+    slots = state.get(SLOTS)
+    if slots:
+        for name in rule_only.slots:
+            slots.pop(name, None)
+    if rule_only.loops and state.get(ACTIVE_LOOP, {}).get("name") in rule_only.loops:
+        del state[ACTIVE_LOOP]
+
+
+def _substitute_rule_only_user_input(state: State, last_ml_state: State) -> None:
+    if is_prev_action_listen_in_state(state):
+        return
+    if not last_ml_state.get(USER) and state.get(USER):
+        del state[USER]
+    elif last_ml_state.get(USER):
+        state[USER] = last_ml_state[USER]
+
+
+def _clean(state: State) -> State:
+    return {part: sub for part, sub in state.items() if sub}
+
+
+def _prior_trackers(
+    tracker: DialogueStateTracker, events: Sequence[Event] | None
+) -> Iterator[tuple[DialogueStateTracker, bool]]:
+    if events is None:
+        yield from tracker.generate_all_prior_trackers()
+        return
+    fresh = tracker.init_copy()
+    for event in events:
+        if isinstance(event, ActionExecuted):
+            yield fresh, event.hide_rule_turn
+        fresh.update(event)
+    yield fresh, False
+
+
+def states_for_tracker(
+    tracker: DialogueStateTracker,
+    domain: Domain,
+    *,
+    omit_unset_slots: bool = False,
+    ignore_rule_only_turns: bool = False,
+    rule_only_data: RuleOnlyData | None = None,
+    events: Sequence[Event] | None = None,
+) -> list[State]:
+    """The state before each action of `tracker.applied_events()`, then the state now.
+
+    With `events` (a part of the tracker's applied events, e.g. its later turns) the states are those of a
+    conversation made of just these events, with the tracker's slots.
+
+    `omit_unset_slots` leaves out slots never set by an event (initial values). `ignore_rule_only_turns` hides
+    turns whose action carried `hide_rule_turn` (a rule not used in any story predicted it): the hidden turns'
+    states are skipped, the previous action seen stays the last visible one, and `rule_only_data`'s slots
+    and loops are removed.
+    """
+    states: list[State] = []
+    last_ml_action: dict[str, str] = {}
+    turn_was_hidden = False
+    for prior, hide_rule_turn in _prior_trackers(tracker, events):
+        if ignore_rule_only_turns:
+            if not turn_was_hidden:
+                last_ml_action = dict(prior.latest_action)
+            # a followup action or a loop's happy path does not change whether the turn is hidden
+            if not prior.followup_action and prior.latest_action_name != prior.active_loop_name:
+                turn_was_hidden = hide_rule_turn
+            if turn_was_hidden:
+                continue
+        state = get_active_state(prior, domain, omit_unset_slots)
+        if ignore_rule_only_turns:
+            _remove_rule_only_features(state, rule_only_data)
+            if states:
+                _substitute_rule_only_user_input(state, states[-1])
+            if last_ml_action:
+                state[PREVIOUS_ACTION] = dict(last_ml_action)
+        states.append(_clean(state))
+    return states
+
+
+def _drop_text_where_intent(states: list[State]) -> None:
+    for state in states:
+        user = state.get(USER)
+        if user and user.get("intent") and user.get("text"):
+            del user["text"]
+
+
+def _choose_last_user_input(states: list[State], use_text: bool) -> None:
+    if states and is_prev_action_listen_in_state(states[-1]):
+        user = states[-1].get(USER, {})
+        if use_text:
+            user.pop("intent", None)
+            user.pop("entities", None)
+        else:
+            user.pop("text", None)
+        if USER in states[-1] and not user:
+            del states[-1][USER]
+    _drop_text_where_intent(states)
+
+
+def prediction_states(
+    tracker: DialogueStateTracker,
+    domain: Domain,
+    *,
+    max_history: int | None = None,
+    use_text_for_last_user_input: bool = False,
+    ignore_rule_only_turns: bool = False,
+    rule_only_data: RuleOnlyData | None = None,
+    base_states: list[State] | None = None,
+) -> list[State]:
+    """The states a policy predicts from (Rasa's `MaxHistoryTrackerFeaturizer.prediction_states`).
+
+    `base_states` are the tracker's states already computed with the same options (they are copied, not
+    changed), so several policies can share one computation.
+    """
+    if base_states is None:
+        base_states = states_for_tracker(
+            tracker, domain, ignore_rule_only_turns=ignore_rule_only_turns, rule_only_data=rule_only_data
+        )
+    states = copy_states(base_states)
+    _choose_last_user_input(states, use_text_for_last_user_input)
+    return slice_states(states, max_history)
+
+
+def training_examples(
+    tracker: DialogueStateTracker,
+    domain: Domain,
+    *,
+    max_history: int | None = None,
+    omit_unset_slots: bool = False,
+    unpredictable: frozenset[int] = frozenset(),
+) -> Iterator[tuple[list[State], str]]:
+    """(states before the action, the action) for each action of the tracker, as Rasa's featurizer makes
+    training examples; actions whose index in `tracker.events` is in `unpredictable` give none."""
+    all_states = states_for_tracker(tracker, domain, omit_unset_slots=omit_unset_slots)
+    _drop_text_where_intent(all_states)
+    applied = tracker.applied_events()
+    positions = {id(event): index for index, event in enumerate(tracker.events)}
+    label_index = 0
+    for event in applied:
+        if not isinstance(event, ActionExecuted):
+            continue
+        label_index += 1
+        if positions.get(id(event)) in unpredictable:
+            continue
+        label = event.name or event.action_text or ""
+        yield slice_states(all_states[:label_index], max_history), label
+
+
+def user_turns(tracker: DialogueStateTracker) -> int:
+    """How many user messages the tracker holds (all events)."""
+    return sum(isinstance(event, UserUttered) for event in tracker.events)
