@@ -6,15 +6,21 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup test lint typecheck pytest run clean
+.PHONY: setup browser test lint typecheck pytest run clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,rasa-sdk]'
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# The web widget's tests drive Debian's Chromium (browsers downloaded by test tools do not work offline).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "Chromium is missing: run 'sudo apt-get install chromium' (needed by the widget tests)"; exit 1; fi; }
 
 lint: setup
 	$(BIN)/ruff check .
@@ -22,14 +28,16 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-pytest: setup
+pytest: setup browser
 	$(BIN)/pytest
 
 test: lint typecheck pytest
 
+# Trains the base assistant in domain/ when it has no model yet (an unchanged project reuses its model), then
+# serves it with the web chat at http://127.0.0.1:5005 and its conversations in domain/conductor.db (SQLite).
 run: setup
-	$(BIN)/bot data validate --domain domain/domain.yml --data domain/data --config domain/config.yml
-	@echo "The server (\`bot run\`) is not built yet; \`make run\` validates the base assistant in domain/."
+	cd domain && ../$(BIN)/bot train
+	cd domain && ../$(BIN)/bot run --interface 127.0.0.1 --port 5005
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

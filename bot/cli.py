@@ -124,11 +124,11 @@ def data_validate(
     ] = False,
 ) -> None:
     """Read the whole project, print a summary, and report every problem with file:line and a hint."""
-    from bot.project.loader import load_project
+    from bot.plugins import load_project_with_plugins
     from bot.project.summary import render_summary
     from bot.project.validation import validate_project
 
-    project = load_project(_project_paths(domain, data, config, tests))
+    project = load_project_with_plugins(_project_paths(domain, data, config, tests))
     problems = project.warnings + validate_project(project)
     render_summary(project, console)
     print_problems(problems)
@@ -183,58 +183,339 @@ def init(
     console.print(f"Next: `cd {path}` and `bot data validate`, then `bot train`.")
 
 
-# --- commands that later issues fill in -------------------------------------------------------------------
+# --- train ------------------------------------------------------------------------------------------------
+
+TrainDomainOpt = Annotated[Path | None, typer.Option("--domain", "-d", help="Domain file or folder.")]
+TrainConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Model configuration file.")]
+TrainOutOpt = Annotated[Path, typer.Option("--out", help="Folder for trained models.")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Train even if nothing changed since the last model.")]
+
+
+def _load_project(domain: Path | None, data: list[Path] | None, config: Path | None) -> Any:
+    """The project with the base assistant and the plugins its conductor.yml enables merged in."""
+    from bot.plugins import load_project_with_plugins
+
+    return load_project_with_plugins(_project_paths(domain, data, config))
+
+
+def _train(parts: tuple[str, ...], domain: Path | None, data: list[Path] | None, config: Path | None,
+           out: Path, force: bool) -> None:
+    import time
+
+    from bot.model import train_model
+
+    started = time.perf_counter()
+    project = _load_project(domain, data, config)
+    path, reused = train_model(project, out, parts=parts, force=force, progress=lambda m: console.print(m))
+    if not reused:
+        console.print(f"[green]Model trained[/green] in {time.perf_counter() - started:.2f} s: {path}")
 
 
 @train_app.callback()
-def train(ctx: typer.Context) -> None:
-    """Train NLU and dialogue into one model under models/ (`bot train nlu` for the NLU alone)."""
+@reports_errors
+def train(
+    ctx: typer.Context,
+    domain: TrainDomainOpt = None,
+    data: DataOpt = None,
+    config: TrainConfigOpt = None,
+    out: TrainOutOpt = Path("models"),
+    force: ForceOpt = False,
+) -> None:
+    """Train NLU and dialogue into one model under models/ (`bot train nlu` / `bot train core` for one part)."""
     if ctx.invoked_subcommand is None:
-        not_built_yet("train", 4, "training the dialogue policies")
+        _train(("nlu", "dialogue"), domain, data, config, out, force)
 
 
 @train_app.command("core")
-def train_core() -> None:
+@reports_errors
+def train_core(
+    domain: TrainDomainOpt = None,
+    data: DataOpt = None,
+    config: TrainConfigOpt = None,
+    out: TrainOutOpt = Path("models"),
+    force: ForceOpt = False,
+) -> None:
     """Train the dialogue policies alone."""
-    not_built_yet("train core", 4, "the dialogue engine")
+    _train(("dialogue",), domain, data, config, out, force)
+
+
+@train_app.command("nlu")
+@reports_errors
+def train_nlu(
+    domain: TrainDomainOpt = None,
+    data: DataOpt = None,
+    config: TrainConfigOpt = None,
+    out: TrainOutOpt = Path("models"),
+    force: ForceOpt = False,
+) -> None:
+    """Train the NLU pipeline alone."""
+    _train(("nlu",), domain, data, config, out, force)
+
+
+# --- test -------------------------------------------------------------------------------------------------
+
+TestModelOpt = Annotated[Path, typer.Option("--model", "-m", help="Model folder, or a folder of models.")]
+ResultsOpt = Annotated[Path, typer.Option("--out", help="Folder for the test reports.")]
+StoriesOpt = Annotated[list[Path] | None, typer.Option("--stories", "-s", help="Test stories files or folders.")]
+
+
+def _test_core(model_path: Path, stories: list[Path] | None, out: Path, fail_on_prediction_errors: bool) -> bool:
+    from bot.dialogue.story_test import run_test_stories
+    from bot.evaluation import write_html_report, write_story_reports
+    from bot.model import load_model
+    from bot.project.stories import load_stories
+
+    model = load_model(model_path)
+    if model.dialogue is None:
+        raise ConductorError.single("this model has no dialogue part", model.path, hint="Train it with `bot train`.")
+    warnings: list[Problem] = []
+    if stories:
+        blocks = load_stories(stories, test=True, warnings=warnings)
+    else:
+        blocks = _load_project(None, None, None).test_stories
+    if not blocks:
+        raise ConductorError.single(
+            "no test stories were found", str(stories or "tests"), hint="Pass --stories tests/test_stories.yml."
+        )
+    print_problems(warnings)
+    parse = model.parse if model.nlu is not None else None
+    results = run_test_stories(model.dialogue, blocks, parse=parse, warnings=warnings)
+    report = write_story_reports(out, [r.report() for r in results])
+    write_html_report(out)
+    failed = [r for r in results if not r.passed]
+    for result in failed:
+        err_console.print(f"[red]FAILED[/red] {result.name}", highlight=False)
+        for line in result.failures():
+            err_console.print(f"  {line}", highlight=False)
+    accuracy = report.get("conversation_accuracy", {})
+    console.print(
+        f"Stories: {len(results) - len(failed)}/{len(results)} passed "
+        f"(conversation accuracy {accuracy.get('accuracy', 0):.3f}). Reports in {out}/"
+    )
+    return not failed or not fail_on_prediction_errors
 
 
 @test_app.callback()
-def test(ctx: typer.Context) -> None:
-    """Test the model on test stories and NLU test data, writing reports to results/."""
-    if ctx.invoked_subcommand is None:
-        not_built_yet("test", 4, "testing stories")
+@reports_errors
+def test(
+    ctx: typer.Context,
+    model: TestModelOpt = Path("models"),
+    stories: StoriesOpt = None,
+    out: ResultsOpt = Path("results"),
+    fail_on_prediction_errors: Annotated[
+        bool, typer.Option("--fail-on-prediction-errors", help="Exit with 1 when a test story fails.")
+    ] = False,
+) -> None:
+    """Test the model on the test stories (and NLU test data), writing reports to results/."""
+    if ctx.invoked_subcommand is None and not _test_core(model, stories, out, fail_on_prediction_errors):
+        raise typer.Exit(1)
 
 
 @test_app.command("core")
-def test_core() -> None:
-    """Check test stories the way `rasa test core` does."""
-    not_built_yet("test core", 4, "the dialogue engine")
+@reports_errors
+def test_core(
+    model: TestModelOpt = Path("models"),
+    stories: StoriesOpt = None,
+    out: ResultsOpt = Path("results"),
+    fail_on_prediction_errors: Annotated[
+        bool, typer.Option("--fail-on-prediction-errors", help="Exit with 1 when a test story fails.")
+    ] = False,
+) -> None:
+    """Check test stories the way `rasa test core` does (teacher forcing)."""
+    if not _test_core(model, stories, out, fail_on_prediction_errors):
+        raise typer.Exit(1)
+
+
+# --- shell ------------------------------------------------------------------------------------------------
 
 
 @shell_app.callback()
-def shell(ctx: typer.Context) -> None:
+@reports_errors
+def shell(ctx: typer.Context, model: TestModelOpt = Path("models")) -> None:
     """Chat with the trained bot in the terminal (`bot shell nlu` for NLU parses only)."""
-    if ctx.invoked_subcommand is None:
-        not_built_yet("shell", 4, "the dialogue engine")
+    if ctx.invoked_subcommand is not None:
+        return
+    import asyncio
+
+    from bot.config import load_endpoints
+    from bot.dialogue.shell import run_shell
+    from bot.model import load_model
+    from bot.plugins import build_action_registry, load_instance
+    from bot.runtime import Runtime
+
+    loaded = load_model(model)
+    endpoints = Path("endpoints.yml")
+    settings = load_endpoints(endpoints) if endpoints.exists() else None
+    runtime = Runtime(loaded, actions=build_action_registry(loaded, load_instance("."), settings))
+
+    async def chat() -> None:
+        try:
+            await run_shell(runtime.processor)
+        finally:
+            await runtime.close()
+
+    asyncio.run(chat())
+
+
+@shell_app.command("nlu")
+@reports_errors
+def shell_nlu(model: TestModelOpt = Path("models")) -> None:
+    """Type messages and see how the NLU parses them (Rasa's /model/parse JSON)."""
+    import json
+
+    loaded = _load_nlu_model(model)
+    console.print("NLU model loaded. Type a message and press enter (empty line or Ctrl-D to exit).")
+    while True:
+        try:
+            text = input("Your input -> ")
+        except EOFError:
+            break
+        if not text.strip():
+            break
+        console.print_json(json.dumps(loaded.parse(text), ensure_ascii=False))
+
+
+def _load_nlu_model(model: Path) -> Any:
+    from bot.model import load_model
+
+    loaded = load_model(model)
+    if loaded.nlu is None:
+        raise ConductorError.single(
+            "this model has no NLU part", loaded.path, hint="Train one with `bot train` or `bot train nlu`."
+        )
+    return loaded
+
+
+@app.command("parse")
+@reports_errors
+def parse(
+    text: Annotated[str, typer.Argument(help="The message to parse.")],
+    model: TestModelOpt = Path("models"),
+) -> None:
+    """Print the NLU parse of one message as Rasa's /model/parse JSON."""
+    import json
+
+    print(json.dumps(_load_nlu_model(model).parse(text), ensure_ascii=False, indent=2))
+
+
+@test_app.command("nlu")
+@reports_errors
+def test_nlu(
+    nlu: Annotated[
+        list[Path] | None, typer.Option("--nlu", "-u", help="NLU test data (file or folder); default: tests/")
+    ] = None,
+    model: TestModelOpt = Path("models"),
+    out: ResultsOpt = Path("results"),
+    cross_validation: Annotated[
+        bool, typer.Option("--cross-validation", help="Train and test on folds of the project's NLU data.")
+    ] = False,
+    folds: Annotated[int, typer.Option("--folds", "-f", min=2, help="Number of folds.")] = 5,
+    domain: TrainDomainOpt = None,
+    data: DataOpt = None,
+    config: TrainConfigOpt = None,
+) -> None:
+    """Evaluate the NLU on annotated examples; writes intent and entity reports and report.html."""
+    from bot.evaluation import write_html_report
+    from bot.evaluation.nlu_test import cross_validate, evaluate_nlu
+    from bot.project.nlu_data import load_nlu
+    from bot.yamlio import iter_yaml_files
+
+    if cross_validation:
+        project = _load_project(domain, data, config)
+        components = project.config.pipeline
+        items = [{"name": c.name, **c.params} for c in components] if components else None
+        cross_validate(project.nlu, items, project.config.language, folds, out, lambda m: console.print(m))
+    else:
+        loaded = _load_nlu_model(model)
+        roots = nlu or [Path("tests")]
+        files = [f for root in roots for f in iter_yaml_files(root)] if all(r.exists() for r in roots) else []
+        test_data = load_nlu(files)
+        if not test_data.examples:
+            raise ConductorError.single(
+                "no NLU test examples were found", ", ".join(map(str, roots)), hint="Pass --nlu data/test_nlu.yml."
+            )
+        reports = evaluate_nlu(loaded.nlu, test_data, out)
+        if reports.intent_report is not None:
+            console.print(f"Intent accuracy: {reports.intent_report.get('accuracy', 0):.4f} "
+                          f"on {len(test_data.examples)} examples")
+        for extractor, report in reports.entity_reports.items():
+            micro = report.get("micro avg", {})
+            console.print(f"{extractor}: entity F1 {micro.get('f1-score', 0):.4f}")
+    write_html_report(out)
+    console.print(f"Reports in {out}/")
 
 
 @app.command("run")
-def run() -> None:
-    """Serve the bot: HTTP API and the channels in credentials.yml."""
-    not_built_yet("run", 5, "the server")
+@reports_errors
+def run(
+    model: Annotated[Path, typer.Option("--model", "-m", help="Model folder, or a folder of models (latest).")] = Path(
+        "models"
+    ),
+    endpoints: Annotated[Path, typer.Option("--endpoints", help="Endpoints file (stores, action server).")] = Path(
+        "endpoints.yml"
+    ),
+    credentials: Annotated[Path, typer.Option("--credentials", help="Channel credentials file.")] = Path(
+        "credentials.yml"
+    ),
+    port: Annotated[int, typer.Option("--port", "-p", help="Port to serve on.")] = 5005,
+    interface: Annotated[str, typer.Option("--interface", "-i", help="Interface to bind.")] = "0.0.0.0",
+    enable_api: Annotated[bool, typer.Option("--enable-api", help="Serve the HTTP API besides the channels.")] = False,
+    auth_token: Annotated[str | None, typer.Option("--auth-token", help="Token for the HTTP API (?token=).")] = None,
+    jwt_secret: Annotated[str | None, typer.Option("--jwt-secret", help="Secret to verify JWTs.")] = None,
+    jwt_method: Annotated[str, typer.Option("--jwt-method", help="JWT signing method.")] = "HS256",
+    cors: Annotated[list[str] | None, typer.Option("--cors", help="Allowed CORS origin (repeatable; * any).")] = None,
+) -> None:
+    """Serve the bot: the channels in credentials.yml, the web chat at /, and the HTTP API with --enable-api."""
+    from bot.server import run as run_server
+
+    run_server(
+        model,
+        endpoints,
+        credentials,
+        port,
+        interface,
+        enable_api,
+        auth_token,
+        jwt_secret,
+        jwt_method,
+        cors,
+    )
 
 
 @plugins_app.command("list")
+@reports_errors
 def plugins_list() -> None:
-    """List the available skill plugins."""
-    not_built_yet("plugins list", 7, "the plugin architecture")
+    """List the skill plugins this instance can use: shipped, installed (entry points) and in plugins/."""
+    from rich.table import Table
+
+    from bot.plugins import list_plugins
+
+    listing = list_plugins(".")
+    table = Table(title="Plugins", title_justify="left")
+    table.add_column("name", no_wrap=True)
+    for column in ("version", "source", "enabled", "intents", "responses", "actions", "forms"):
+        table.add_column(column, overflow="fold")
+    for row in listing.plugins:
+        table.add_row(
+            row.name, row.version or "?", str(row.source), "yes" if row.enabled else "no",
+            str(row.intents), str(row.responses), str(row.actions), str(row.forms),
+        )
+    console.print(table)
+    print_problems([*listing.problems, *(p for row in listing.plugins for p in row.problems)])
 
 
 @plugins_app.command("new")
-def plugins_new(name: Annotated[str, typer.Argument(help="The new plugin's name.")]) -> None:
-    """Create a working skill plugin to start from."""
-    not_built_yet("plugins new", 7, "the plugin architecture")
+@reports_errors
+def plugins_new(
+    name: Annotated[str, typer.Argument(help="The new plugin's name (lower_snake_case).")],
+    folder: Annotated[Path, typer.Option("--folder", help="Where to create it.")] = Path("plugins"),
+) -> None:
+    """Create a working skill plugin (an intent, a response, an action and a passing test story)."""
+    from bot.plugins import create_plugin
+
+    path = create_plugin(name, folder)
+    console.print(f"Created the plugin {name} in {path}.")
+    console.print(f"Enable it in conductor.yml:\n  plugins:\n    {name}:\nthen `bot train` and `bot test`.")
 
 
 if __name__ == "__main__":

@@ -10,9 +10,9 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from conftest import REPO_ROOT
 
 from bot.yamlio import read_yaml
+from tests.conftest import REPO_ROOT
 
 BASE = REPO_ROOT / "domain"
 FILES = [

@@ -157,10 +157,15 @@ def test_missing_data_folder(project: Path) -> None:
     assert "data" in line and "does not exist" in line
 
 
-def test_unbuilt_commands_say_so() -> None:
-    result = runner.invoke(app, ["run"])
-    assert result.exit_code == 2
-    assert "not built yet" in result.output
+def test_plugins_new_then_list(tmp_path: Path) -> None:
+    assert run_bot("init", "bot", cwd=tmp_path).returncode == 0
+    project = tmp_path / "bot"
+    created = run_bot("plugins", "new", "coffee_orders", cwd=project)
+    assert created.returncode == 0, created.stderr
+    assert (project / "plugins" / "coffee_orders" / "plugin.yml").exists()
+    listed = run_bot("plugins", "list", cwd=project)
+    assert listed.returncode == 0, listed.stderr
+    assert "coffee_orders" in listed.stdout
 
 
 def test_init_creates_a_valid_project(tmp_path: Path) -> None:
@@ -176,3 +181,61 @@ def test_init_creates_a_valid_project(tmp_path: Path) -> None:
 def test_base_assistant_validates_without_warnings() -> None:
     result = run_bot("data", "validate", "--fail-on-warnings", cwd=REPO_ROOT / "domain")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def trained_core(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The rasa-init project with a dialogue-only model trained by `bot train core`."""
+    root = tmp_path_factory.mktemp("cli") / "bot"
+    shutil.copytree(RASA_PROJECTS / "rasa-init-3.6.21", root)
+    result = run_bot("train", "core", cwd=root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return root
+
+
+def test_train_reuses_an_unchanged_model(trained_core: Path) -> None:
+    models = sorted((trained_core / "models").iterdir())
+    again = run_bot("train", "core", cwd=trained_core)
+    assert again.returncode == 0 and "reusing" in again.stdout
+    assert sorted((trained_core / "models").iterdir()) == models
+    assert not [p for p in (trained_core / "models").iterdir() if p.name.startswith(".")]
+
+
+def test_test_core_passes_and_writes_reports(trained_core: Path) -> None:
+    result = run_bot("test", "--fail-on-prediction-errors", cwd=trained_core)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "7/7 passed" in result.stdout
+    for name in ("story_report.json", "failed_test_stories.yml", "successful_test_stories.yml", "report.html"):
+        assert (trained_core / "results" / name).exists(), name
+
+
+def test_test_core_fails_on_a_wrong_story(trained_core: Path, tmp_path: Path) -> None:
+    wrong = tmp_path / "test_wrong.yml"
+    wrong.write_text(
+        "stories:\n- story: wrong\n  steps:\n  - intent: greet\n  - action: utter_goodbye\n"
+    )
+    result = run_bot("test", "core", "--stories", str(wrong), "--out", str(tmp_path / "out"),
+                     "--fail-on-prediction-errors", cwd=trained_core)
+    assert result.returncode == 1
+    assert "0/1 passed" in result.stdout
+    failed = (tmp_path / "out" / "failed_test_stories.yml").read_text()
+    assert "# predicted: utter_greet" in failed
+
+
+def test_shell_chats_with_the_trained_bot(trained_core: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "shell"], cwd=trained_core, input="/greet\n/stop\n",
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Hey! How are you?" in result.stdout
+
+
+def test_loading_a_tampered_model_is_a_clear_error(trained_core: Path, tmp_path: Path) -> None:
+    source = next(p for p in (trained_core / "models").iterdir() if p.is_dir())
+    broken = tmp_path / "models" / source.name
+    shutil.copytree(source, broken)
+    (broken / "metadata.json").write_text('{"format": 99}')
+    result = run_bot("test", "--model", str(broken), cwd=trained_core)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "format" in result.stderr and "bot train" in result.stderr

@@ -4,7 +4,6 @@ import logging
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT_NAMES, RASA_PROJECTS, REPO_ROOT
 from pydantic import SecretStr
 
 from bot.config import (
@@ -16,6 +15,7 @@ from bot.config import (
     load_model_config,
 )
 from bot.errors import ConductorError, Severity
+from tests.conftest import PROJECT_NAMES, RASA_PROJECTS, REPO_ROOT
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

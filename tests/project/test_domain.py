@@ -5,7 +5,6 @@ from pathlib import Path
 from textwrap import dedent
 
 import pytest
-from conftest import PROJECT_NAMES, RASA_PROJECTS
 
 from bot.errors import ConductorError, Problem, Severity
 from bot.project.domain import (
@@ -23,6 +22,7 @@ from bot.project.domain import (
     SlotMapping,
     load_domain,
 )
+from tests.conftest import PROJECT_NAMES, RASA_PROJECTS
 
 FINANCIAL_DEMO = RASA_PROJECTS / "financial-demo" / "domain.yml"
 

@@ -1,0 +1,277 @@
+"""Errors of the HTTP API in Rasa's `ErrorResponse` shape, and the checks that produce them.
+
+Every request a client gets wrong is answered with a 4xx status and a JSON body such as
+
+    {"version": "0.1.0", "status": "failure", "message": "The request body is not valid JSON: ...",
+     "reason": "BadRequest", "details": {"in": "body"}, "help": null, "code": 400}
+
+Handlers raise `ApiError`; `error_middleware` turns it (and aiohttp's own 404/405/413, and anything
+unexpected, as a 500) into that body. Request bodies are read with `read_json_body` and their fields checked
+with the `*_field` helpers, before anything reaches the runtime, so a rejected request stores nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any, Final
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from bot import __version__
+
+__all__ = [
+    "MAX_TEXT_CHARS",
+    "ApiError",
+    "bool_query",
+    "check_text_length",
+    "compact_json",
+    "error_middleware",
+    "json_response",
+    "number_field",
+    "object_field",
+    "read_json_body",
+    "read_json_object",
+    "string_field",
+]
+
+logger = logging.getLogger(__name__)
+
+HELP_URL: Final = "https://rasa.com/docs/rasa/pages/http-api"
+
+MAX_TEXT_CHARS: Final = 10_000
+"""The longest user message accepted. The NLU's time grows with the text (about 30 ms for 10,000 characters
+of the worst kind, measured on the rasa-init bot) and runs on the event loop, so a longer text would stall
+every other conversation; no chat platform sends messages this long in one piece."""
+"""Where the API is documented (Conductor follows Rasa's HTTP API)."""
+
+_REASONS: Final = {
+    400: "BadRequest",
+    401: "NotAuthenticated",
+    403: "NotAuthorized",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    406: "NotAcceptable",
+    409: "Conflict",
+    413: "RequestTooLarge",
+    415: "UnsupportedMediaType",
+    500: "InternalError",
+    503: "ServiceUnavailable",
+}
+
+
+def compact_json(value: Any) -> str:
+    """Compact JSON that keeps non-ASCII text as it is."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def json_response(value: Any, status: int = 200) -> web.Response:
+    return web.Response(text=compact_json(value), status=status, content_type="application/json")
+
+
+class ApiError(Exception):
+    """A request the server refuses; becomes a JSON error response with `status`."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        reason: str | None = None,
+        details: Mapping[str, Any] | None = None,
+        help_url: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.reason = reason or _REASONS.get(status, "Error")
+        self.details = dict(details or {})
+        self.help_url = help_url
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "version": __version__,
+            "status": "failure",
+            "message": self.message,
+            "reason": self.reason,
+            "details": self.details,
+            "help": self.help_url,
+            "code": self.status,
+        }
+
+    def response(self) -> web.Response:
+        return json_response(self.body(), self.status)
+
+
+def _from_http_exception(exc: web.HTTPException, request: web.Request) -> ApiError:
+    """aiohttp's own error (unknown route, wrong method, body too large) in the API's shape."""
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        return _too_large(request)
+    if isinstance(exc, web.HTTPNotFound):
+        return ApiError(404, f"There is no resource at {request.path}.", help_url=HELP_URL)
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        allowed = sorted(exc.allowed_methods)
+        return ApiError(
+            405,
+            f"{request.method} is not allowed on {request.path}; use {', '.join(allowed)}.",
+            details={"allowed_methods": allowed},
+        )
+    return ApiError(exc.status, exc.reason, reason=_REASONS.get(exc.status))
+
+
+def _too_large(request: web.Request) -> ApiError:
+    limit = request.client_max_size
+    return ApiError(
+        413,
+        f"The request body is larger than this server accepts ({limit} bytes).",
+        details={"in": "body", "limit_bytes": limit},
+    )
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Answer every error as JSON in Rasa's `ErrorResponse` shape; log the unexpected ones."""
+    try:
+        return await handler(request)
+    except ApiError as error:
+        return error.response()
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.content_type == "application/json":
+            raise
+        return _from_http_exception(exc, request).response()
+    except Exception:
+        logger.exception("%s %s failed", request.method, request.path)
+        return ApiError(
+            500, "An unexpected error occurred; the server log has the details.", reason="InternalError"
+        ).response()
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+async def read_json_body(request: web.Request, missing: str) -> Any:
+    """The request body parsed as JSON. `missing` is the message for an empty body."""
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise _too_large(request) from None
+    if not raw.strip():
+        raise ApiError(400, missing, details={"in": "body"}, help_url=HELP_URL)
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise ApiError(
+            400,
+            f"The request body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).",
+            details={"in": "body", "line": exc.lineno, "column": exc.colno},
+        ) from None
+    except UnicodeDecodeError:
+        raise ApiError(400, "The request body is not UTF-8 text.", details={"in": "body"}) from None
+    except (ValueError, RecursionError) as exc:
+        reason = "it is nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise ApiError(400, f"The request body is not valid JSON: {reason}.", details={"in": "body"}) from None
+
+
+async def read_json_object(request: web.Request, missing: str) -> dict[str, Any]:
+    """The request body as a JSON object (anything else is a 400)."""
+    body = await read_json_body(request, missing)
+    if not isinstance(body, dict):
+        raise ApiError(
+            400,
+            f"The request body must be a JSON object, not {_json_kind(body)}.",
+            details={"in": "body"},
+            help_url=HELP_URL,
+        )
+    return body
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def _wrong_type(name: str, expected: str, value: Any) -> ApiError:
+    return ApiError(
+        400,
+        f"'{name}' must be {expected}, not {_json_kind(value)}.",
+        details={"parameter": name, "in": "body"},
+    )
+
+
+def string_field(body: Mapping[str, Any], name: str, *, required: bool = False) -> str | None:
+    """`body[name]` as text; a missing or empty required field, or a value that is not text, is a 400."""
+    value = body.get(name)
+    if value is None or value == "":
+        if required:
+            raise ApiError(
+                400,
+                f"'{name}' is missing from the request body.",
+                details={"parameter": name, "in": "body"},
+                help_url=HELP_URL,
+            )
+        return None
+    if not isinstance(value, str):
+        raise _wrong_type(name, "a string", value)
+    return value
+
+
+def check_text_length(text: str, name: str) -> str:
+    """`text` unless it is longer than `MAX_TEXT_CHARS` (a 400)."""
+    if len(text) > MAX_TEXT_CHARS:
+        raise ApiError(
+            400,
+            f"'{name}' is {len(text)} characters long; the server accepts at most {MAX_TEXT_CHARS}.",
+            details={"parameter": name, "in": "body", "limit_chars": MAX_TEXT_CHARS},
+        )
+    return text
+
+
+def number_field(body: Mapping[str, Any], name: str) -> float | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _wrong_type(name, "a number", value)
+    return float(value)
+
+
+def object_field(body: Mapping[str, Any], name: str) -> dict[str, Any] | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _wrong_type(name, "an object", value)
+    return value
+
+
+_TRUE = frozenset({"true", "1", "yes"})
+_FALSE = frozenset({"false", "0", "no", ""})
+
+
+def bool_query(request: web.Request, name: str, default: bool = False) -> bool:
+    """A true/false query parameter (`?stream=true`); another value is a 400."""
+    value = request.query.get(name)
+    if value is None:
+        return default
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ApiError(
+        400,
+        f"Invalid value {value!r} for the query parameter '{name}'; use true or false.",
+        details={"parameter": name, "in": "query"},
+    )

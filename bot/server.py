@@ -1,0 +1,278 @@
+"""The aiohttp application behind `bot run`: the channels' webhooks, the HTTP API, health, metrics and the web
+chat widget's files.
+
+    runtime = Runtime(load_model("models"), tracker_store, lock_store)
+    app = create_app(runtime, credentials="credentials.yml", enable_api=True, auth_token="s3cret")
+    await serve(app, "127.0.0.1", 5005)        # until SIGINT/SIGTERM
+
+Routes (Rasa 3.x's paths and shapes):
+- always: `/` (hello text; the widget page for browsers when `channels/webchat/` exists), `/version`,
+  `/health`, `/metrics`, `/openapi.json` and `/openapi.yml`, each channel's routes under
+  `/webhooks/<name>/` (not behind the API's auth: channels verify their own platforms), `/webchat/`;
+- with `enable_api`: `/status`, `/conversations/{id}/...`, `/model/parse`, `/domain`, `PUT /model`
+  (see `bot.api.conversations` and `bot.api.model_routes`), behind the token/JWT check of `bot.api.auth`.
+
+Lifecycle: starting the application opens the stores, then initialises and starts every channel. Stopping it
+(SIGTERM, SIGINT, or `runner.cleanup()` in tests) first stops listening and tells the channels to stop
+receiving, waits for the requests in flight (their turns finish and are stored), then shuts the channels
+down and closes the stores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import signal
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Final
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from bot.api.auth import ApiAuth
+from bot.api.conversations import conversation_routes
+from bot.api.cors import cors_middleware, cors_response_headers
+from bot.api.errors import error_middleware
+from bot.api.metrics import ServerMetrics
+from bot.api.model_routes import model_routes
+from bot.api.service_routes import hello, service_routes
+from bot.api.state import SERVER_STATE, ServerState
+from bot.api.webchat import WEBCHAT_DIR, add_webchat_routes
+from bot.config import Credentials, load_credentials, load_endpoints
+from bot.dialogue.actions import ActionRegistry
+from bot.errors import ConductorError
+from bot.model import load_model
+from bot.runtime import Runtime
+from channels.base import InputChannel
+from channels.registry import AttachesToApp, channels_from_credentials
+
+__all__ = [
+    "DEFAULT_MAX_REQUEST_BYTES",
+    "DEFAULT_SHUTDOWN_TIMEOUT",
+    "create_app",
+    "freeze_startup_heap",
+    "run",
+    "serve",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_REQUEST_BYTES: Final = 1024 * 1024
+"""The largest request body accepted (a larger one is a 413)."""
+
+DEFAULT_SHUTDOWN_TIMEOUT: Final = 30.0
+"""Seconds a stopping server waits for requests in flight before cancelling them."""
+
+
+def create_app(
+    runtime: Runtime,
+    *,
+    credentials: Credentials | str | Path | None = None,
+    channels: Sequence[InputChannel] | None = None,
+    enable_api: bool = False,
+    auth_token: str | None = None,
+    jwt_secret: str | None = None,
+    jwt_method: str = "HS256",
+    cors: Sequence[str] | None = None,
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+    webchat_dir: Path | None = WEBCHAT_DIR,
+) -> web.Application:
+    """The server's application for `runtime` (not started: `serve` or aiohttp's test server starts it).
+
+    The channels are `channels` if given, else those credentials.yml (a `Credentials` or its path) names,
+    else `rest` alone. Bad settings (an unknown channel, a missing credential, an unusable `jwt_method`) raise
+    `ConductorError` here, before anything starts.
+    """
+    if channels is None:
+        if not isinstance(credentials, Credentials):
+            credentials = load_credentials(credentials) if credentials is not None else Credentials()
+        channels = channels_from_credentials(credentials)
+    state = ServerState(runtime, channels, ApiAuth(auth_token, jwt_secret, jwt_method), ServerMetrics())
+    middlewares: list[Middleware] = [error_middleware]
+    if cors:
+        middlewares.insert(0, cors_middleware(cors))
+    app = web.Application(client_max_size=max_request_bytes, middlewares=middlewares)
+    app[SERVER_STATE] = state
+    if cors:
+        app.on_response_prepare.append(cors_response_headers(cors))
+    app.add_routes(service_routes())
+    for channel in state.channels:
+        _mount_channel(app, state, channel)
+    if enable_api:
+        app.add_routes(conversation_routes())
+        app.add_routes(model_routes())
+    if webchat_dir is not None and webchat_dir.is_dir():
+        add_webchat_routes(app, webchat_dir)
+    else:
+        app.router.add_get("/", hello)
+    app.cleanup_ctx.append(_lifecycle)
+    app.on_shutdown.append(_stop_receiving)
+    return app
+
+
+def _mount_channel(app: web.Application, state: ServerState, channel: InputChannel) -> None:
+    """The channel's routes under `/webhooks/<url_prefix>/`, and whatever it attaches to the app itself."""
+    handler = state.message_handler(channel.name)
+    prefix = "/webhooks/" + channel.url_prefix().strip("/")
+    for route in channel.routes(handler):
+        web.RouteDef(route.method, prefix + route.path, route.handler, route.kwargs).register(app.router)
+    if isinstance(channel, AttachesToApp):
+        channel.attach(app, handler)
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    """Open the stores and start the channels; after the server stopped, shut the channels and stores down."""
+    state = app[SERVER_STATE]
+    await state.runtime.start()
+    initialized: list[InputChannel] = []
+    try:
+        for channel in state.channels:
+            await channel.initialize()
+            initialized.append(channel)
+        for channel in state.channels:
+            await channel.start(state.message_handler(channel.name))
+            state.started_channels.append(channel)
+    except BaseException:
+        await _shut_down(initialized, state.runtime)
+        raise
+    yield
+    await _shut_down(initialized, state.runtime)
+
+
+async def _stop_receiving(app: web.Application) -> None:
+    """The first step of stopping (before the requests in flight are waited for): channels stop receiving."""
+    state = app[SERVER_STATE]
+    state.accepting = False
+    for channel in reversed(state.started_channels):
+        try:
+            await channel.stop()
+        except Exception:
+            logger.exception("the %s channel failed to stop", channel.name)
+
+
+async def _shut_down(channels: Sequence[InputChannel], runtime: Runtime) -> None:
+    for channel in reversed(channels):
+        try:
+            await channel.shutdown()
+        except Exception:
+            logger.exception("the %s channel failed to shut down", channel.name)
+    await runtime.close()
+
+
+def freeze_startup_heap() -> None:
+    """Take what start-up created (modules, the model, clients) out of the garbage collector's generations.
+
+    Those objects live as long as the process; left in the oldest generation, every full collection scans all
+    of them, which stalls the event loop for tens to hundreds of milliseconds on a busy machine.
+    """
+    gc.collect()
+    gc.freeze()
+
+
+async def serve(
+    app: web.Application,
+    host: str = "0.0.0.0",
+    port: int = 5005,
+    *,
+    shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+    stop: asyncio.Event | None = None,
+    access_log: bool = False,
+) -> None:
+    """Start `app` on host:port and serve until SIGINT or SIGTERM (or until `stop` is set), then stop
+    gracefully: no new connections, requests in flight finished (at most `shutdown_timeout` s), channels
+    and stores closed. A port that cannot be listened on is a `ConductorError`."""
+    runner = web.AppRunner(
+        app,
+        handle_signals=False,
+        access_log=logging.getLogger("aiohttp.access") if access_log else None,
+        shutdown_timeout=shutdown_timeout,
+    )
+    stop = stop if stop is not None else asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await runner.setup()
+        freeze_startup_heap()
+        site = web.TCPSite(runner, host, port, backlog=1024)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise ConductorError.single(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                hint="Another server may be using this port; stop it or choose another with --port.",
+            ) from None
+        logger.info("Conductor is serving on http://%s:%d (stop with Ctrl+C)", host, port)
+        await stop.wait()
+        logger.info("Stopping: finishing the requests in flight, then closing channels and stores")
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        await runner.cleanup()
+
+
+def run(
+    model_path: str | Path = "models",
+    endpoints: str | Path | None = "endpoints.yml",
+    credentials: str | Path | None = "credentials.yml",
+    port: int = 5005,
+    interface: str = "0.0.0.0",
+    enable_api: bool = False,
+    auth_token: str | None = None,
+    jwt_secret: str | None = None,
+    jwt_method: str = "HS256",
+    cors: Sequence[str] | None = None,
+    *,
+    actions: ActionRegistry | None = None,
+    shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+    access_log: bool = False,
+) -> None:
+    """`bot run`: serve the newest model in `model_path` (or that model folder) until SIGINT/SIGTERM.
+
+    The stores come from endpoints.yml (in memory when it is missing or has none), the channels from
+    credentials.yml (`rest` alone when it is missing). Everything is checked before the port is opened; a
+    problem raises `ConductorError`. Returns once the server has stopped gracefully.
+    """
+    from bot.stores import create_lock_store, create_tracker_store
+
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    model = load_model(model_path)
+    endpoint_settings = load_endpoints(endpoints) if endpoints is not None else None
+    tracker_store = create_tracker_store(
+        endpoint_settings.tracker_store if endpoint_settings else None, endpoints
+    )
+    lock_store = create_lock_store(endpoint_settings.lock_store if endpoint_settings else None, endpoints)
+    if actions is None:
+        from bot.plugins import build_action_registry, load_instance
+
+        actions = build_action_registry(model, load_instance("."), endpoint_settings)
+    runtime = Runtime(model, tracker_store, lock_store, actions)
+    app = create_app(
+        runtime,
+        credentials=credentials,
+        enable_api=enable_api,
+        auth_token=auth_token,
+        jwt_secret=jwt_secret,
+        jwt_method=jwt_method,
+        cors=cors,
+    )
+    _warn_if_open(enable_api, auth_token, jwt_secret, interface)
+    logger.info(
+        "Model %s; channels: %s; HTTP API %s",
+        model.path.name,
+        ", ".join(channel.name for channel in app[SERVER_STATE].channels),
+        "enabled" if enable_api else "off (--enable-api turns it on)",
+    )
+    asyncio.run(serve(app, interface, port, shutdown_timeout=shutdown_timeout, access_log=access_log))
+
+
+def _warn_if_open(enable_api: bool, auth_token: str | None, jwt_secret: str | None, interface: str) -> None:
+    if enable_api and not auth_token and not jwt_secret and interface not in ("127.0.0.1", "localhost", "::1"):
+        logger.warning(
+            "The HTTP API is enabled without --auth-token or --jwt-secret on %s: anyone who reaches this port "
+            "can read and change conversations and the model.",
+            interface,
+        )

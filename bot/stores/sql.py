@@ -1,0 +1,370 @@
+"""The SQL tracker store: one row per event, in SQLite (aiosqlite) or PostgreSQL (asyncpg).
+
+Table `events`: `id`, `sender_id`, `seq` (the event's position in its conversation), `type_name`,
+`timestamp` and `data` (the event's Rasa-format JSON), with a unique index on (`sender_id`, `seq`). Reading a
+conversation is one index range scan; appending reads only the conversation's highest `seq` (one index
+lookup) and inserts the new rows, so it costs the same for a new conversation and a long one.
+
+Writers stay consistent without the lock store:
+- SQLite: every writing transaction starts with `BEGIN IMMEDIATE`, so writers take turns (readers go on,
+  thanks to WAL mode).
+- PostgreSQL: appends take a shared advisory lock on the conversation and compute their `seq` inside the
+  transaction; two appends that pick the same numbers collide on the unique index, and the loser retries with
+  fresh numbers. `replace` and `delete` take the same advisory lock exclusively, so no append slips between
+  their delete and insert.
+
+endpoints.yml keys are Rasa's: `dialect` (sqlite or postgresql), `url` (a host, `host:port`, or a whole
+database URL), `port`, `db` (a file for SQLite, default conductor.db; a database name for PostgreSQL),
+`username`, `password`, `login_db` (PostgreSQL: a database to connect to first, to create `db` when it is
+missing), `query` (extra URL parameters). The pool size follows Rasa's SQL_POOL_SIZE and SQL_MAX_OVERFLOW.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from bot.config import TrackerStoreSettings
+from bot.dialogue.events import Event
+from bot.errors import ConductorError
+from bot.stores.tracker_store import (
+    EncodedEvent,
+    TrackerStore,
+    decode_events,
+    encode_events,
+    warn_unused_settings,
+)
+
+__all__ = ["DEFAULT_SQLITE_DB", "SQLTrackerStore", "sql_url"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SQLITE_DB = "conductor.db"
+_APPEND_ATTEMPTS = 100
+_CONNECT_TIMEOUT_SECONDS = 10.0
+_SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
+_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
+_EVENT_COLUMNS = ("id", "sender_id", "seq", "type_name", "timestamp", "data")
+_DIALECT_HINT = "Use 'dialect: sqlite' (with 'db: conductor.db') or 'dialect: postgresql' (with url, port, db)."
+
+
+def _async_url(url: URL, source: str | None) -> URL:
+    """`url` with the async driver of its database (sqlite -> aiosqlite, postgresql -> asyncpg)."""
+    backend = url.get_backend_name()
+    if backend not in _ASYNC_DRIVERS:
+        raise ConductorError.single(
+            f"the SQL tracker store does not support the database {backend!r}", source, hint=_DIALECT_HINT
+        )
+    return url.set(drivername=_ASYNC_DRIVERS[backend])
+
+
+def _query_values(query: dict[str, Any] | None) -> dict[str, str | Sequence[str]]:
+    values: dict[str, str | Sequence[str]] = {}
+    for key, value in (query or {}).items():
+        values[str(key)] = [str(v) for v in value] if isinstance(value, list) else str(value)
+    return values
+
+
+def sql_url(settings: TrackerStoreSettings, source: str | None = None) -> URL:
+    """The database URL (with its async driver) that a `type: sql` section describes, as Rasa builds it."""
+    if settings.url and "://" in settings.url:
+        try:
+            return _async_url(make_url(settings.url), source)
+        except ArgumentError:
+            raise ConductorError.single(
+                "the tracker store 'url' looks like a database URL but cannot be read",
+                source,
+                hint="Write it as dialect://user:password@host:port/database, or give a host in 'url' and "
+                "the rest in 'dialect', 'port', 'db', 'username' and 'password'.",
+            ) from None
+    dialect = (settings.dialect or "sqlite").lower()
+    backend = dialect.partition("+")[0]
+    if backend not in _ASYNC_DRIVERS:
+        raise ConductorError.single(
+            f"the SQL tracker store does not support the dialect {settings.dialect!r}", source, hint=_DIALECT_HINT
+        )
+    if backend == "sqlite":
+        return URL.create(_ASYNC_DRIVERS[backend], database=str(settings.db or DEFAULT_SQLITE_DB))
+    host, port = settings.url, settings.port
+    if host and host.count(":") == 1 and port is None:
+        name, _, number = host.partition(":")
+        if number.isdigit():
+            host, port = name, int(number)
+    return URL.create(
+        _ASYNC_DRIVERS[backend],
+        username=settings.username,
+        password=settings.password.get_secret_value() if settings.password else None,
+        host=host,
+        port=port,
+        database=str(settings.db) if settings.db is not None else None,
+        query=_query_values(settings.query),
+    )
+
+
+def _describe(url: URL) -> str:
+    """Where a database is, for messages: never the password."""
+    if url.get_backend_name() == "sqlite":
+        return f"the SQLite database {url.database or DEFAULT_SQLITE_DB!r}"
+    where = f"{url.host or 'localhost'}:{url.port or 5432}"
+    return f"the PostgreSQL server at {where} (database {url.database!r}, user {url.username!r})"
+
+
+def _without_secret(text: str, url: URL) -> str:
+    return text.replace(url.password, "***") if url.password else text
+
+
+class SQLTrackerStore(TrackerStore):
+    """Conversations as rows of an events table in SQLite or PostgreSQL (see the module docstring)."""
+
+    def __init__(
+        self,
+        url: str | URL,
+        *,
+        table_name: str = "events",
+        login_db: str | None = None,
+        source: str | None = None,
+    ) -> None:
+        self._url = _async_url(make_url(url) if isinstance(url, str) else url, source)
+        self._is_sqlite = self._url.get_backend_name() == "sqlite"
+        self._login_db = login_db
+        self._source = source
+        self._table = sa.Table(
+            table_name,
+            sa.MetaData(),
+            sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+            sa.Column("sender_id", sa.String(), nullable=False),
+            sa.Column("seq", sa.Integer(), nullable=False),
+            sa.Column("type_name", sa.String(), nullable=False),
+            sa.Column("timestamp", sa.Float()),
+            sa.Column("data", sa.Text(), nullable=False),
+            sa.UniqueConstraint("sender_id", "seq", name=f"{table_name}_sender_id_seq_key"),
+        )
+        self._engine: AsyncEngine | None = None
+
+    @classmethod
+    def from_settings(cls, settings: TrackerStoreSettings, source: str | None = None) -> SQLTrackerStore:
+        used = ["url", "port", "db", "dialect", "username", "password", "login_db", "query"]
+        warn_unused_settings(settings, used, "SQL tracker store", source)
+        return cls(sql_url(settings, source), login_db=settings.login_db, source=source)
+
+    @property
+    def url(self) -> URL:
+        """The database URL (its password hidden when printed)."""
+        return self._url
+
+    # --- lifecycle -----------------------------------------------------------------------------------
+
+    def _create_engine(self, url: URL) -> AsyncEngine:
+        if self._is_sqlite:
+            engine = create_async_engine(url, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_SECONDS})
+            sa_event.listen(engine.sync_engine, "connect", _prepare_sqlite_connection)
+            sa_event.listen(engine.sync_engine, "begin", _begin_sqlite_transaction)
+            return engine
+        return create_async_engine(
+            url,
+            pool_size=int(os.environ.get("SQL_POOL_SIZE", "50")),
+            max_overflow=int(os.environ.get("SQL_MAX_OVERFLOW", "100")),
+            connect_args={"timeout": _CONNECT_TIMEOUT_SECONDS},
+        )
+
+    def _unreachable(self, url: URL, exc: BaseException) -> ConductorError:
+        reason = str(getattr(exc, "orig", None) or exc) or type(exc).__name__
+        hint = (
+            "Check that the folder of the database file ('db' of the tracker_store in endpoints.yml) exists "
+            "and can be written."
+            if self._is_sqlite
+            else "Check that the database server runs and that the tracker_store url, port, db, username and "
+            "password in endpoints.yml are right."
+        )
+        return ConductorError.single(
+            f"cannot open the SQL tracker store, {_describe(url)}: {_without_secret(reason, url)}",
+            self._source,
+            hint=hint,
+        )
+
+    async def _create_database_if_missing(self) -> None:
+        """PostgreSQL with `login_db`: connect there first and create the configured database if needed."""
+        database = self._url.database
+        if not database:
+            return
+        login_url = self._url.set(database=self._login_db)
+        engine = create_async_engine(
+            login_url, isolation_level="AUTOCOMMIT", connect_args={"timeout": _CONNECT_TIMEOUT_SECONDS}
+        )
+        try:
+            async with engine.connect() as conn:
+                found = await conn.scalar(
+                    sa.text("SELECT 1 FROM pg_catalog.pg_database WHERE datname = :name"), {"name": database}
+                )
+                if found is None:
+                    quoted = engine.dialect.identifier_preparer.quote_identifier(database)
+                    await conn.execute(sa.text(f"CREATE DATABASE {quoted}"))
+                    logger.info("created the tracker store database %r", database)
+        except (DBAPIError, OSError, TimeoutError) as exc:
+            raise self._unreachable(login_url, exc) from None
+        finally:
+            await engine.dispose()
+
+    async def start(self) -> None:
+        if self._engine is not None:
+            return
+        if self._login_db and not self._is_sqlite:
+            await self._create_database_if_missing()
+        engine = self._create_engine(self._url)
+        try:
+            async with self._writer(engine).begin() as conn:
+                await self._serialize_schema_changes(conn)
+                await conn.run_sync(self._prepare_table)
+        except (DBAPIError, OSError, TimeoutError) as exc:
+            await engine.dispose()
+            raise self._unreachable(self._url, exc) from None
+        except BaseException:
+            await engine.dispose()
+            raise
+        self._engine = engine
+
+    def _prepare_table(self, conn: Connection) -> None:
+        """Create the table and its index, or check that an existing table has the needed columns."""
+        inspector = sa.inspect(conn)
+        name = self._table.name
+        if inspector.has_table(name):
+            columns = {column["name"] for column in inspector.get_columns(name)}
+            missing = [column for column in _EVENT_COLUMNS if column not in columns]
+            if missing:
+                raise ConductorError.single(
+                    f"{_describe(self._url)} has a table {name!r} without the column(s) {', '.join(missing)} "
+                    "that Conductor needs (it may have been written by Rasa's SQLTrackerStore, which keeps no "
+                    "per-conversation sequence number)",
+                    self._source,
+                    hint="Point the tracker store at a new database, or rename the old table.",
+                )
+        self._table.metadata.create_all(conn, checkfirst=True)
+
+    async def close(self) -> None:
+        if self._engine is not None:
+            engine, self._engine = self._engine, None
+            await engine.dispose()
+
+    def _started(self) -> AsyncEngine:
+        if self._engine is None:
+            raise RuntimeError("the SQL tracker store is not started: call `await store.start()` first")
+        return self._engine
+
+    def _writer(self, engine: AsyncEngine) -> AsyncEngine:
+        """The engine for writing transactions (on SQLite they take the write lock as they begin)."""
+        return engine.execution_options(sqlite_begin="IMMEDIATE") if self._is_sqlite else engine
+
+    # --- serialising writers --------------------------------------------------------------------------
+
+    async def _advisory_lock(self, conn: AsyncConnection, sender_id: str, *, exclusive: bool) -> None:
+        """PostgreSQL: hold the conversation's advisory lock until the transaction ends."""
+        if self._is_sqlite:
+            return
+        function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        key = f"{self._table.name}:{sender_id}"
+        await conn.execute(sa.text(f"SELECT {function}(hashtextextended(:key, 0))"), {"key": key})
+
+    async def _serialize_schema_changes(self, conn: AsyncConnection) -> None:
+        """PostgreSQL: let one process at a time create the table (CREATE TABLE races with itself)."""
+        if not self._is_sqlite:
+            key = f"conductor schema {self._table.name}"
+            await conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
+
+    # --- reading --------------------------------------------------------------------------------------
+
+    async def _last_seq(self, conn: AsyncConnection, sender_id: str) -> int:
+        table = self._table
+        found = await conn.scalar(sa.select(sa.func.max(table.c.seq)).where(table.c.sender_id == sender_id))
+        return int(found or 0)
+
+    async def retrieve_since(self, sender_id: str, after_seq: int) -> list[Event]:
+        table = self._table
+        query = (
+            sa.select(table.c.data)
+            .where(table.c.sender_id == sender_id, table.c.seq > after_seq)
+            .order_by(table.c.seq)
+        )
+        async with self._started().connect() as conn:
+            texts = (await conn.scalars(query)).all()
+        return decode_events(texts, sender_id)
+
+    async def count_events(self, sender_id: str) -> int:
+        # sequence numbers run 1..n without gaps, so the highest is the count (one index lookup)
+        async with self._started().connect() as conn:
+            return await self._last_seq(conn, sender_id)
+
+    async def keys(self) -> list[str]:
+        query = sa.select(self._table.c.sender_id).distinct().order_by(self._table.c.sender_id)
+        async with self._started().connect() as conn:
+            return list((await conn.scalars(query)).all())
+
+    # --- writing --------------------------------------------------------------------------------------
+
+    def _rows(self, sender_id: str, first_seq: int, encoded: Sequence[EncodedEvent]) -> list[dict[str, Any]]:
+        return [
+            {
+                "sender_id": sender_id,
+                "seq": first_seq + offset,
+                "type_name": item.type_name,
+                "timestamp": item.timestamp,
+                "data": item.data,
+            }
+            for offset, item in enumerate(encoded)
+        ]
+
+    async def append(self, sender_id: str, events: Sequence[Event]) -> int:
+        encoded = encode_events(events)
+        if not encoded:
+            return await self.count_events(sender_id)
+        writer = self._writer(self._started())
+        for attempt in range(1, _APPEND_ATTEMPTS + 1):
+            try:
+                async with writer.begin() as conn:
+                    await self._advisory_lock(conn, sender_id, exclusive=False)
+                    last = await self._last_seq(conn, sender_id)
+                    await conn.execute(sa.insert(self._table), self._rows(sender_id, last + 1, encoded))
+                return last + len(encoded)
+            except IntegrityError:
+                if attempt == _APPEND_ATTEMPTS:
+                    raise
+                # another writer took these numbers first: back off a little, then number again
+                logger.debug("append to conversation %r collided with another writer; retrying", sender_id)
+                await asyncio.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
+        raise AssertionError("unreachable")
+
+    async def delete(self, sender_id: str) -> bool:
+        async with self._writer(self._started()).begin() as conn:
+            await self._advisory_lock(conn, sender_id, exclusive=True)
+            deleted = await conn.execute(sa.delete(self._table).where(self._table.c.sender_id == sender_id))
+        return bool(deleted.rowcount)
+
+    async def replace(self, sender_id: str, events: Sequence[Event]) -> None:
+        encoded = encode_events(events)
+        async with self._writer(self._started()).begin() as conn:
+            await self._advisory_lock(conn, sender_id, exclusive=True)
+            await conn.execute(sa.delete(self._table).where(self._table.c.sender_id == sender_id))
+            if encoded:
+                await conn.execute(sa.insert(self._table), self._rows(sender_id, 1, encoded))
+
+
+def _prepare_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    """Let SQLAlchemy, not the driver, begin transactions; use WAL so readers never wait for a writer."""
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+def _begin_sqlite_transaction(conn: Connection) -> None:
+    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")

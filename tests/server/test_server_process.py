@@ -1,0 +1,172 @@
+"""The server as its own process: it starts, answers, and on SIGTERM finishes the turns in flight, stores them
+and exits with 0."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import unused_port
+
+from tests.conftest import REPO_ROOT
+
+SLOW_SERVER = Path(__file__).with_name("slow_action_server.py")
+
+
+def _request(url: str, body: Any = None, timeout: float = 15) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def _wait_until_healthy(process: subprocess.Popen[bytes], base: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = process.stdout.read().decode() if process.stdout else ""
+            raise AssertionError(f"the server exited with {process.returncode}:\n{output}")
+        try:
+            if _request(f"{base}/health", timeout=1)[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError("the server did not become healthy in time")
+
+
+@pytest.fixture
+def project_files(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """endpoints.yml with a SQLite tracker store, credentials.yml with the rest channel, and the database."""
+    database = tmp_path / "events.db"
+    endpoints = tmp_path / "endpoints.yml"
+    endpoints.write_text(f"tracker_store:\n  type: sql\n  dialect: sqlite\n  db: {database}\n")
+    credentials = tmp_path / "credentials.yml"
+    credentials.write_text("rest:\n")
+    return endpoints, credentials, database
+
+
+def _events(database: Path, sender: str) -> list[dict[str, Any]]:
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute("SELECT data FROM events WHERE sender_id = ? ORDER BY id", (sender,))
+        return [json.loads(row[0]) for row in rows]
+
+
+@pytest.fixture
+def slow_server(trained_model: Path, project_files: tuple[Path, Path, Path]) -> Iterator[tuple[Any, str, Path]]:
+    endpoints, credentials, database = project_files
+    port = unused_port()
+    process = subprocess.Popen(
+        [sys.executable, str(SLOW_SERVER), str(trained_model), str(endpoints), str(credentials), str(port)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield process, f"http://127.0.0.1:{port}", database
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_sigterm_finishes_the_turn_in_flight_and_exits_0(slow_server: tuple[Any, str, Path]) -> None:
+    process, base, database = slow_server
+    _wait_until_healthy(process, base)
+    assert _request(f"{base}/webhooks/rest/webhook", {"sender": "p1", "message": "/greet"}) == (
+        200,
+        [{"recipient_id": "p1", "text": "Hey! How are you?"}],
+    )
+    answers: list[tuple[int, Any]] = []
+    in_flight = threading.Thread(
+        target=lambda: answers.append(_request(f"{base}/conversations/p1/execute", {"name": "action_slow"}))
+    )
+    in_flight.start()
+    time.sleep(0.3)
+    process.send_signal(signal.SIGTERM)
+    in_flight.join(15)
+    status, body = answers[0]
+    assert status == 200
+    assert body["messages"] == [{"recipient_id": "p1", "text": "done slowly"}]
+    assert process.wait(15) == 0
+    events = _events(database, "p1")
+    assert [e.get("name") for e in events if e["event"] == "action"][-1] == "action_slow"
+    assert events[-1] == {**events[-1], "event": "bot", "text": "done slowly"}
+
+
+def test_sigint_when_idle_exits_0(slow_server: tuple[Any, str, Path]) -> None:
+    process, base, _ = slow_server
+    _wait_until_healthy(process, base)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(15) == 0
+    output = process.stdout.read().decode()
+    assert "Stopping" in output
+
+
+def _cli_runs_the_server() -> bool:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "run", "--help"], cwd=REPO_ROOT, capture_output=True, text=True
+    )
+    return "--enable-api" in result.stdout
+
+
+RUN_FUNCTION = (
+    "import sys; from bot.server import run; run(*sys.argv[1:4], port=int(sys.argv[4]), interface='127.0.0.1')"
+)
+
+
+@pytest.mark.parametrize("launcher", ["run()", "bot run"])
+def test_the_server_answers_and_stops_on_sigterm_with_turns_in_flight(
+    launcher: str, trained_model: Path, project_files: tuple[Path, Path, Path]
+) -> None:
+    endpoints, credentials, database = project_files
+    port = unused_port()
+    base = f"http://127.0.0.1:{port}"
+    if launcher == "bot run":
+        if not _cli_runs_the_server():
+            pytest.skip("`bot run` is not wired to bot.server yet")
+        command = [sys.executable, "-m", "bot.cli", "run", "--model", str(trained_model), "--endpoints",
+                   str(endpoints), "--credentials", str(credentials), "--port", str(port), "--interface", "127.0.0.1"]
+    else:
+        command = [sys.executable, "-c", RUN_FUNCTION, str(trained_model), str(endpoints), str(credentials), str(port)]
+    process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        _wait_until_healthy(process, base)
+        answers: dict[str, tuple[int, Any]] = {}
+
+        def converse(sender: str) -> None:
+            with contextlib.suppress(OSError):  # a request sent after the server stopped listening fails
+                answers[sender] = _request(f"{base}/webhooks/rest/webhook", {"sender": sender, "message": "/greet"})
+
+        threads = [threading.Thread(target=converse, args=(f"c{i}",)) for i in range(60)]
+        for thread in threads:
+            thread.start()
+        while not answers:
+            time.sleep(0.001)
+        process.send_signal(signal.SIGTERM)
+        for thread in threads:
+            thread.join(15)
+        assert process.wait(15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert answers
+    for sender, (status, replies) in answers.items():
+        assert status == 200
+        assert replies == [{"recipient_id": sender, "text": "Hey! How are you?"}]
+        assert _events(database, sender)[-1]["name"] == "action_listen"

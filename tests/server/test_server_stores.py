@@ -1,0 +1,106 @@
+"""The server on the PostgreSQL tracker store and the Redis stores, set up from endpoints.yml as `bot run` does.
+
+The servers are found at CONDUCTOR_TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/test) and
+CONDUCTOR_TEST_REDIS_URL (default redis://127.0.0.1:6379/0); a test fails when its server is missing. Every
+test uses conversation ids and key prefixes of its own, removed afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import redis.asyncio as redis
+from server_helpers import Served, StartServer, say
+
+from bot.config import load_endpoints
+from bot.stores import create_lock_store, create_tracker_store
+from bot.stores.lock_store import LockStore
+from bot.stores.tracker_store import TrackerStore
+
+POSTGRES = urlsplit(os.environ.get("CONDUCTOR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"))
+REDIS = urlsplit(os.environ.get("CONDUCTOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
+
+
+def _endpoints(tmp_path: Path, tracker_store: str, prefix: str) -> Path:
+    redis_keys = f"  url: {REDIS.hostname}\n  port: {REDIS.port or 6379}\n  db: {REDIS.path.strip('/') or 0}\n"
+    stores = {
+        "postgresql": (
+            "tracker_store:\n  type: sql\n  dialect: postgresql\n"
+            f"  url: {POSTGRES.hostname}\n  port: {POSTGRES.port or 5432}\n  db: {POSTGRES.path.strip('/')}\n"
+            f"  username: {POSTGRES.username}\n" + (f"  password: {POSTGRES.password}\n" if POSTGRES.password else "")
+        ),
+        "redis": f"tracker_store:\n  type: redis\n{redis_keys}  key_prefix: {prefix}tracker\n",
+    }[tracker_store]
+    path = tmp_path / "endpoints.yml"
+    path.write_text(stores + f"lock_store:\n  type: redis\n{redis_keys}  key_prefix: {prefix}lock\n")
+    return path
+
+
+@pytest.fixture(params=["postgresql", "redis"])
+async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[str, Path]]:
+    """(run id, endpoints.yml) for the tracker store kind; the run's conversations and keys go afterwards."""
+    run = uuid.uuid4().hex[:10]
+    path = _endpoints(tmp_path, request.param, f"test{run}")
+    yield run, path
+    cleanup = create_tracker_store(load_endpoints(path).tracker_store, path)
+    async with cleanup:
+        for key in await cleanup.keys():
+            if key.startswith(run):
+                await cleanup.delete(key)
+    client = redis.Redis(host=REDIS.hostname or "127.0.0.1", port=REDIS.port or 6379,
+                         db=int(REDIS.path.strip("/") or 0))
+    keys = [key async for key in client.scan_iter(match=f"test{run}*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+def _from_endpoints(path: Path) -> tuple[TrackerStore, LockStore]:
+    endpoints = load_endpoints(path)
+    return create_tracker_store(endpoints.tracker_store, path), create_lock_store(endpoints.lock_store, path)
+
+
+async def test_a_conversation_is_stored(start_server: StartServer, stores: tuple[str, Path]) -> None:
+    run, endpoints = stores
+    tracker_store, lock_store = _from_endpoints(endpoints)
+    served = await start_server(store=tracker_store, lock_store=lock_store, enable_api=True)
+    sender = f"{run}-alice"
+    assert await say(served, sender, "/greet") == [{"recipient_id": sender, "text": "Hey! How are you?"}]
+    await say(served, sender, "/mood_great")
+    stored = await served.stored(sender)
+    assert [e["parse_data"]["intent"]["name"] for e in stored if e["event"] == "user"] == ["greet", "mood_great"]
+    response = await served.client.get(f"/conversations/{sender}/tracker?include_events=ALL")
+    assert (await response.json())["events"] == stored
+    health = await (await served.client.get("/health")).json()
+    assert (health["tracker_store"], health["lock_store"]) == ({"status": "ok"}, {"status": "ok"})
+
+
+async def test_two_servers_on_shared_stores_take_turns(start_server: StartServer, stores: tuple[str, Path]) -> None:
+    """Two servers (as two processes would) answer one conversation at once: the lock keeps turns whole."""
+    run, endpoints = stores
+    servers: list[Served] = []
+    for _ in range(2):
+        tracker_store, lock_store = _from_endpoints(endpoints)
+        servers.append(await start_server(store=tracker_store, lock_store=lock_store))
+    sender = f"{run}-shared"
+    await say(servers[0], sender, "/greet")
+    messages = ["/mood_great", "/mood_unhappy", "/affirm", "/deny", "/goodbye", "/greet"] * 2
+
+    async def post(index: int, message: str) -> Any:
+        return await say(servers[index % 2], sender, message)
+
+    await asyncio.gather(*(post(i, m) for i, m in enumerate(messages)))
+    stored = await servers[0].stored(sender)
+    assert stored == await servers[1].stored(sender)
+    users = [i for i, e in enumerate(stored) if e["event"] == "user"]
+    assert len(users) == len(messages) + 1
+    for start, end in zip(users, [*users[1:], len(stored)], strict=True):
+        turn = stored[start:end]
+        assert turn[-1] == {**turn[-1], "event": "action", "name": "action_listen"}, turn

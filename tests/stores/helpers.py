@@ -1,0 +1,121 @@
+"""Helpers of the store tests: the test servers, unique names, cleanup, and sample events.
+
+The servers are found at CONDUCTOR_TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/test) and
+CONDUCTOR_TEST_REDIS_URL (default redis://127.0.0.1:6379/0). A test that needs one fails when it is missing.
+Every test gets its own table (PostgreSQL) or key prefix (Redis), removed afterwards, so parallel runs do not
+collide.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+import pytest
+import redis.asyncio as redis
+from sqlalchemy.engine import URL, make_url
+
+from bot.stores.redis_store import RedisServer
+from bot.stores.tracker_store import TrackerStore
+
+POSTGRES_URL = make_url(os.environ.get("CONDUCTOR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"))
+REDIS_URL = os.environ.get("CONDUCTOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+TRACKER_STORE_KINDS = ["memory", "sqlite", "postgresql", "redis"]
+LOCK_STORE_KINDS = ["memory", "redis"]
+
+# One event of every kind Conductor reads, as Rasa 3.x writes them (key order included).
+EVERY_EVENT_KIND: list[dict[str, Any]] = [
+    {"event": "action", "timestamp": 1700000000.1, "name": "action_session_start", "policy": None,
+     "confidence": 1.0, "action_text": None, "hide_rule_turn": False},
+    {"event": "session_started", "timestamp": 1700000000.2},
+    {"event": "user", "timestamp": 1700000001.0, "metadata": {"channel": "slack"}, "text": "Grüße, 你好 👋",
+     "parse_data": {"intent": {"name": "greet", "confidence": 0.97}, "entities": [],
+                    "text": "Grüße, 你好 👋", "message_id": "m1", "metadata": {},
+                    "intent_ranking": [{"name": "greet", "confidence": 0.97}]},
+     "input_channel": "slack", "message_id": "m1"},
+    {"event": "user_featurization", "timestamp": 1700000001.1, "use_text_for_featurization": False},
+    {"event": "entities", "timestamp": 1700000001.2, "entities": [{"entity": "city", "value": "Kyiv"}]},
+    {"event": "action", "timestamp": 1700000002.0, "name": "booking_form", "policy": "RulePolicy",
+     "confidence": 1.0, "action_text": None, "hide_rule_turn": True},
+    {"event": "active_loop", "timestamp": 1700000002.1, "name": "booking_form"},
+    {"event": "slot", "timestamp": 1700000002.2, "name": "guests", "value": [1, 2.5, None, {"x": True}]},
+    {"event": "bot", "timestamp": 1700000002.3, "metadata": {"utter_action": "utter_ask_guests"},
+     "text": "How many?", "data": {"elements": None, "quick_replies": None,
+                                   "buttons": [{"title": "two", "payload": "/inform{\"guests\": 2}"}],
+                                   "attachment": None, "image": None, "custom": None}},
+    {"event": "loop_interrupted", "timestamp": 1700000002.4, "is_interrupted": True},
+    {"event": "action_execution_rejected", "timestamp": 1700000002.5, "name": "booking_form",
+     "policy": "TEDPolicy", "confidence": 0.4},
+    {"event": "followup", "timestamp": 1700000002.6, "name": "utter_ok"},
+    {"event": "reminder", "timestamp": 1700000002.7, "intent": "EXTERNAL_remind",
+     "date_time": "2024-01-01T10:00:00+00:00", "entities": None, "name": "r1", "kill_on_user_msg": False},
+    {"event": "cancel_reminder", "timestamp": 1700000002.8, "name": "r1", "intent": None, "entities": None},
+    {"event": "agent", "timestamp": 1700000002.9, "text": "an agent said", "data": {"x": 1}},
+    {"event": "stack", "timestamp": 1700000003.0, "update": "[]"},
+    {"event": "export", "timestamp": 1700000003.1, "path": "stories.yml"},
+    {"event": "pause", "timestamp": 1700000003.2},
+    {"event": "resume", "timestamp": 1700000003.3},
+    {"event": "rewind", "timestamp": 1700000003.4},
+    {"event": "undo", "timestamp": 1700000003.5},
+    {"event": "reset_slots", "timestamp": 1700000003.6},
+    {"event": "restart", "timestamp": 1700000003.8, "metadata": {"why": "test"}, "unknown_key": "kept"},
+]
+
+
+StoreFactory = Callable[[], TrackerStore]
+"""Makes tracker stores of one kind that share one storage place, as several server processes would."""
+
+
+def run_id() -> str:
+    """A short id unique to this test: names its table, key prefix or database."""
+    return uuid.uuid4().hex[:12]
+
+
+async def require_postgres() -> URL:
+    """The test PostgreSQL server's URL; the test fails when the server cannot be reached."""
+    try:
+        connection = await asyncpg.connect(
+            host=POSTGRES_URL.host, port=POSTGRES_URL.port, user=POSTGRES_URL.username,
+            password=POSTGRES_URL.password, database=POSTGRES_URL.database, timeout=5,
+        )
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.fail(f"PostgreSQL is needed at {POSTGRES_URL.render_as_string()}: {exc}")
+    await connection.close()
+    return POSTGRES_URL
+
+
+async def require_redis() -> redis.Redis:
+    """A client of the test Redis server; the test fails when the server cannot be reached."""
+    client = redis.Redis.from_url(REDIS_URL, socket_timeout=5)
+    try:
+        await client.ping()
+    except (OSError, redis.RedisError) as exc:
+        await client.aclose()
+        pytest.fail(f"Redis is needed at {REDIS_URL}: {exc}")
+    return client
+
+
+def redis_server() -> RedisServer:
+    url = urlsplit(REDIS_URL)
+    return RedisServer(host=url.hostname or "127.0.0.1", port=url.port or 6379, db=int(url.path.strip("/") or 0))
+
+
+async def delete_redis_keys(client: redis.Redis, pattern: str) -> None:
+    keys = [key async for key in client.scan_iter(match=pattern, count=1000)]
+    if keys:
+        await client.delete(*keys)
+
+
+async def drop_postgres_table(url: URL, table: str) -> None:
+    connection = await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, password=url.password, database=url.database
+    )
+    try:
+        await connection.execute(f'DROP TABLE IF EXISTS "{table}"')
+    finally:
+        await connection.close()

@@ -1,0 +1,160 @@
+"""What only the SQL tracker store does: URLs from endpoints.yml, SQLite's file and WAL mode, PostgreSQL's
+login_db, an existing table of the wrong shape, and clear errors for a server that cannot be reached."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import asyncpg
+import pytest
+from pydantic import SecretStr
+
+from bot.config import TrackerStoreSettings
+from bot.dialogue.events import SlotSet
+from bot.errors import ConductorError
+from bot.stores.sql import SQLTrackerStore, sql_url
+
+from .helpers import drop_postgres_table, require_postgres, run_id
+
+
+def test_sqlite_url_defaults_to_conductor_db() -> None:
+    assert sql_url(TrackerStoreSettings(type="sql")).render_as_string() == "sqlite+aiosqlite:///conductor.db"
+    settings = TrackerStoreSettings(type="sql", dialect="sqlite", db="data/bot.db")
+    assert sql_url(settings).render_as_string() == "sqlite+aiosqlite:///data/bot.db"
+
+
+def test_postgresql_url_from_rasa_keys_hides_the_password() -> None:
+    settings = TrackerStoreSettings(
+        type="sql", dialect="postgresql", url="db.example.com", port=5433, db="rasa", username="bot",
+        password=SecretStr("s3cret"), query={"application_name": "conductor"},
+    )
+    url = sql_url(settings)
+    assert (url.drivername, url.host, url.port, url.database, url.username, url.password) == (
+        "postgresql+asyncpg", "db.example.com", 5433, "rasa", "bot", "s3cret"
+    )
+    assert url.query == {"application_name": "conductor"}
+    assert "s3cret" not in str(url) and "s3cret" not in repr(SQLTrackerStore(url).url)
+
+
+def test_host_with_port_and_whole_urls_are_understood() -> None:
+    with_port = sql_url(TrackerStoreSettings(type="sql", dialect="postgresql", url="localhost:6000", db="x"))
+    assert (with_port.host, with_port.port) == ("localhost", 6000)
+    whole = sql_url(TrackerStoreSettings(type="sql", url="postgresql+psycopg2://u:p@h:1/d"))
+    assert whole.render_as_string(hide_password=False) == "postgresql+asyncpg://u:p@h:1/d"
+    assert sql_url(TrackerStoreSettings(type="sql", url="sqlite:///a.db")).drivername == "sqlite+aiosqlite"
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        TrackerStoreSettings(type="sql", dialect="mysql", db="rasa"),
+        TrackerStoreSettings(type="sql", url="oracle://u@h/d"),
+    ],
+)
+def test_an_unsupported_database_is_a_clear_error(settings: TrackerStoreSettings) -> None:
+    with pytest.raises(ConductorError) as caught:
+        sql_url(settings, "endpoints.yml")
+    problem = caught.value.problems[0]
+    assert problem.file == "endpoints.yml" and "does not support" in problem.message
+    assert problem.hint is not None and "postgresql" in problem.hint
+
+
+async def test_sqlite_store_creates_its_file_in_wal_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = SQLTrackerStore.from_settings(TrackerStoreSettings(type="sql", dialect="sqlite"))
+    async with store:
+        await store.append("s", [SlotSet(name="a", value=1)])
+    with sqlite3.connect(tmp_path / "conductor.db") as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert connection.execute("SELECT sender_id, seq, type_name FROM events").fetchall() == [("s", 1, "slot")]
+        indexes = connection.execute("PRAGMA index_list(events)").fetchall()
+        assert any(index[2] == 1 for index in indexes), "no unique index on (sender_id, seq)"
+
+
+async def test_stored_rows_hold_the_sequence_and_the_rasa_json(tmp_path: Path) -> None:
+    async with SQLTrackerStore(f"sqlite:///{tmp_path / 'bot.db'}") as store:
+        await store.append("s", [SlotSet(name="a", value=1, timestamp=7.0), SlotSet(name="b", timestamp=8.0)])
+    with sqlite3.connect(tmp_path / "bot.db") as connection:
+        rows = connection.execute("SELECT seq, type_name, timestamp, data FROM events ORDER BY seq").fetchall()
+    assert rows == [
+        (1, "slot", 7.0, '{"event":"slot","timestamp":7.0,"name":"a","value":1}'),
+        (2, "slot", 8.0, '{"event":"slot","timestamp":8.0,"name":"b","value":null}'),
+    ]
+
+
+async def test_a_table_of_another_shape_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "rasa.db"
+    with sqlite3.connect(path) as connection:  # the columns of Rasa's SQLTrackerStore
+        connection.execute(
+            "CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id VARCHAR(255), type_name VARCHAR(255), "
+            "timestamp FLOAT, intent_name VARCHAR(255), action_name VARCHAR(255), data TEXT)"
+        )
+    store = SQLTrackerStore(f"sqlite:///{path}", source="endpoints.yml")
+    with pytest.raises(ConductorError) as caught:
+        await store.start()
+    problem = caught.value.problems[0]
+    assert "without the column(s) seq" in problem.message and problem.file == "endpoints.yml"
+
+
+async def test_login_db_creates_a_missing_postgresql_database() -> None:
+    url = await require_postgres()
+    name = f"conductor_test_{run_id()}"
+    settings = TrackerStoreSettings(
+        type="sql", dialect="postgresql", url=url.host, port=url.port, db=name, username=url.username,
+        password=SecretStr(url.password) if url.password else None, login_db=url.database,
+    )
+    store = SQLTrackerStore.from_settings(settings)
+    try:
+        async with store:
+            assert await store.append("p", [SlotSet(name="a")]) == 1
+        async with SQLTrackerStore.from_settings(settings) as again:  # the database exists now
+            assert await again.count_events("p") == 1
+    finally:
+        connection = await asyncpg.connect(
+            host=url.host, port=url.port, user=url.username, password=url.password, database=url.database
+        )
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await connection.close()
+
+
+async def test_two_stores_starting_at_once_share_one_table() -> None:
+    url = await require_postgres()
+    table = f"events_test_{run_id()}"
+    stores = [SQLTrackerStore(url, table_name=table) for _ in range(3)]
+    try:
+        for store in stores:
+            await store.start()
+        await stores[0].append("t", [SlotSet(name="a")])
+        assert await stores[2].count_events("t") == 1
+    finally:
+        for store in stores:
+            await store.close()
+        await drop_postgres_table(url, table)
+
+
+async def test_an_unreachable_postgresql_server_is_named_without_the_password() -> None:
+    settings = TrackerStoreSettings(
+        type="sql", dialect="postgresql", url="127.0.0.1", port=1, db="rasa", username="bot",
+        password=SecretStr("pw-s3cret"),
+    )
+    store = SQLTrackerStore.from_settings(settings, "endpoints.yml")
+    with pytest.raises(ConductorError) as caught:
+        await store.start()
+    text = str(caught.value)
+    assert "PostgreSQL server at 127.0.0.1:1" in text and "database 'rasa'" in text
+    assert "pw-s3cret" not in text
+    assert caught.value.problems[0].file == "endpoints.yml"
+
+
+async def test_a_wrong_postgresql_database_is_a_clear_error() -> None:
+    url = await require_postgres()
+    store = SQLTrackerStore(url.set(database=f"missing_{run_id()}"))
+    expected = r"cannot open the SQL tracker store, the PostgreSQL server at .*does not exist"
+    with pytest.raises(ConductorError, match=expected):
+        await store.start()
+
+
+async def test_using_a_store_before_start_says_so(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="not started"):
+        await SQLTrackerStore(f"sqlite:///{tmp_path / 'x.db'}").retrieve("a")
