@@ -153,7 +153,7 @@ def test_config_names_rasa_components_and_policies() -> None:
 
 def test_credentials_and_endpoints_hold_no_secrets() -> None:
     credentials = load("credentials.yml")
-    assert set(credentials) == {"rest", "socketio"}
+    assert set(credentials) == {"rest", "websocket", "socketio"}
     assert credentials["rest"] is None
     text = (BASE / "credentials.yml").read_text() + (BASE / "endpoints.yml").read_text()
     for line in text.splitlines():

@@ -89,7 +89,7 @@ def test_the_base_assistant_configuration_loads() -> None:
     fallback = next(c for c in config.pipeline if c.name == "FallbackClassifier")
     assert fallback.params["threshold"] == pytest.approx(0.6)
     assert {"RulePolicy", "MemoizationPolicy", "TEDPolicy"} <= {p.name for p in config.policies}
-    assert set(load_credentials(domain / "credentials.yml")) == {"rest", "socketio"}
+    assert set(load_credentials(domain / "credentials.yml")) == {"rest", "websocket", "socketio"}
     store = load_endpoints(domain / "endpoints.yml").tracker_store
     assert store is not None
     assert (store.type, store.dialect, store.db) == ("sql", "sqlite", "conductor.db")
