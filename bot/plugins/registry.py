@@ -113,6 +113,10 @@ def _add_module_actions(registry: PluginActionRegistry, module: ModuleType, time
         registry.add(RasaSdkAction(sdk_action, provider, timeout), provider, where)
 
 
+BASE_ACTION_NAMES = ("action_handoff",)
+"""Actions of the base assistant (bot.base_actions), used when no plugin, module or server provides them."""
+
+
 def build_action_registry(
     source: Domain | _HasDomain,
     instance: InstanceConfig | None = None,
@@ -153,7 +157,10 @@ def build_action_registry(
             problems.extend(exc.problems)
     if problems:
         raise ConductorError(problems)
-    unprovided = [name for name in declared_custom_actions(domain) if name not in registry]
+    declared = declared_custom_actions(domain)
+    if any(name in declared and name not in registry for name in BASE_ACTION_NAMES):
+        _add_module_actions(registry, importlib.import_module("bot.base_actions"), timeout)
+    unprovided = [name for name in declared if name not in registry]
     endpoint = endpoints.action_endpoint if endpoints is not None else None
     if endpoint is not None:
         for remote in remote_actions(unprovided, endpoint, registry.http):
