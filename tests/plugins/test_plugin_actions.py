@@ -310,11 +310,14 @@ async def test_declared_actions_nothing_provides_are_logged_at_start(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     write_instance(tmp_path, "base_assistant: true\n")
+    (tmp_path / "domain.yml").write_text("actions:\n  - action_nobody_wrote\n")
     project = load_project_with_plugins(ProjectPaths.discover(tmp_path))
     with caplog.at_level(logging.WARNING):
         registry = build_action_registry(project, load_instance(tmp_path))
     [warning] = [r.getMessage() for r in caplog.records if "no plugin or actions module provides" in r.getMessage()]
-    assert "action_handoff" in warning
+    assert "action_nobody_wrote" in warning
+    assert "action_handoff" not in warning  # the base assistant provides its own
+    assert "action_handoff" in registry
     await registry.close()
 
 
