@@ -33,10 +33,14 @@ from bot.nlu.tokenizer import TokenizedText
 from bot.project.nlu_data import TrainingData
 
 __all__ = [
-    "BLOCK_KINDS",
+    "CharNgrams",
     "FeatureBlock",
+    "LexicalTraits",
+    "RegexMatches",
     "SparseFeaturizer",
     "SparseRow",
+    "VocabularyLimits",
+    "WordNgrams",
     "block_from_settings",
 ]
 
@@ -210,9 +214,6 @@ def _length_bucket(count: int) -> str:
     return ">20"
 
 
-BLOCK_KINDS = ("word", "char", "char_wb", "regex", "lexical")
-
-
 def block_from_settings(kind: str, settings: dict[str, Any], weight: float) -> FeatureBlock:
     """Rebuild a block from what `FeatureBlock.settings` returned (raises KeyError/TypeError if malformed)."""
     if kind == "word":
@@ -236,9 +237,6 @@ class VocabularyLimits:
     min_df: float = 1
     max_df: float = 1.0
     max_features: int | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"min_df": self.min_df, "max_df": self.max_df, "max_features": self.max_features}
 
 
 class SparseFeaturizer:

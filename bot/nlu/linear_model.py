@@ -41,9 +41,8 @@ import scipy.sparse as sp
 
 from bot.nlu.featurizers import SparseRow
 
-__all__ = ["ALGORITHMS", "LinearModel", "LinearSettings", "softmax", "train_linear_model"]
+__all__ = ["LinearModel", "LinearSettings", "softmax", "train_linear_model"]
 
-ALGORITHMS = ("svm", "logistic")
 _SMALL_DATA = 3000
 """Up to this many examples the temperature comes from 5-fold cross-validation, above from a 20 % hold-out."""
 _FOLDS = 5
@@ -52,6 +51,9 @@ _CALIBRATION_PASSES = 5
 """The hold-out model of a large data set stops after this many passes of liblinear's solver: the fitted
 temperature hardly depends on full convergence (CLINC150: 0.1229 after 5 passes and at convergence), and the
 hold-out fit then costs half as much as the final one."""
+_SVM_TOLERANCE = 1e-3
+"""liblinear's stopping tolerance: scikit-learn's default (1e-4) costs ~30 % more passes on CLINC150 for the
+same test accuracy (93.24 %); liblinear's own default is 0.1."""
 _TEMPERATURE_RANGE = (0.01, 20.0)
 _PRIOR_TEMPERATURE = {"svm": 0.15, "logistic": 1.0}
 """Typical fitted temperatures (CLINC150, HWU64); a small data set's estimate is pulled towards these."""
@@ -181,7 +183,11 @@ def _fit(
         from sklearn.svm import LinearSVC
 
         model = LinearSVC(
-            C=settings.C, max_iter=settings.max_iter, class_weight=class_weight, random_state=settings.seed
+            C=settings.C,
+            tol=_SVM_TOLERANCE,
+            max_iter=settings.max_iter,
+            class_weight=class_weight,
+            random_state=settings.seed,
         )
     import warnings
 

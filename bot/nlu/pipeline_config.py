@@ -18,6 +18,7 @@ from bot.nlu.dense import EMBEDDING_MODELS, embedding_model_available
 from bot.nlu.tokenizer import is_installed
 
 __all__ = [
+    "DEFAULT_EMBEDDING_MODEL",
     "DEFAULT_PIPELINE",
     "KNOWN_COMPONENTS",
     "ClassifierSpec",

@@ -112,18 +112,23 @@ def _new_blank(language: str) -> Language:
 
     try:
         return spacy.blank(language)
-    except ImportError:
+    except ImportError as exc:
+        if "E048" in str(exc):  # spaCy's "Can't import language": the code itself is unknown
+            raise ConductorError.single(
+                f"spaCy has no language {language!r}",
+                hint="Set `language:` in config.yml to a code spaCy knows, such as en, de, fr, es, it, nl, pt, "
+                "or xx for a multi-language tokenizer.",
+            ) from None
         raise ConductorError.single(
-            f"spaCy has no language {language!r}",
-            hint="Set `language:` in config.yml to a code spaCy knows, such as en, de, fr, es, it, nl, pt, "
-            "or xx for a multi-language tokenizer.",
+            f"spaCy's tokenizer for {language!r} needs a package that is not installed: {exc}",
+            hint="Install the package the message names, or use the multi-language tokenizer (`language: xx`).",
         ) from None
 
 
 def _load_pretrained(model: str) -> Language:
     import spacy
 
-    if not spacy.util.is_package(model) and not Path(model).is_dir():
+    if not spacy.util.is_package(model):
         raise ConductorError.single(
             f"the spaCy pipeline {model!r} is not installed",
             hint=f"Install it (`python -m spacy download {model}`) or remove `model:` from SpacyNLP.",

@@ -29,6 +29,11 @@ def test_unknown_language_is_a_clear_error() -> None:
     assert "language:" in (caught.value.problems[0].hint or "")
 
 
+def test_a_language_whose_tokenizer_needs_a_missing_package() -> None:
+    with pytest.raises(ConductorError, match="spaCy's tokenizer for 'th' needs a package that is not installed"):
+        Tokenizer.create("th", None)
+
+
 def test_a_pretrained_pipeline_that_is_not_installed_is_an_error() -> None:
     assert not is_installed("xx_no_such_pipeline_sm")
     with pytest.raises(ConductorError, match="'xx_no_such_pipeline_sm' is not installed"):
