@@ -77,6 +77,17 @@ class YamlList(list[Any]):
         return self.line
 
 
+def describe_value(value: Any) -> str:
+    """A short description of a parsed YAML value for error messages ("a mapping", "str 'x'", ...)."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing"
+    return f"{type(value).__name__} {value!r}"
+
+
 def line_of(container: Any, key: Any = None) -> int | None:
     """The line of `container` (or of one of its keys or items), if it was read from YAML."""
     if key is not None and isinstance(container, YamlMap | YamlList):

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from bot.errors import ConductorError, Problem, Severity
-from bot.yamlio import line_of, parse_yaml, read_text
+from bot.yamlio import describe_value, line_of, parse_yaml, read_text
 
 __all__ = [
     "NLU_FORMAT_VERSION",
@@ -210,16 +210,6 @@ def parse_nlu(data: Any, source: str | Path, *, text: str | None = None) -> Trai
     return reader.result
 
 
-def _describe(value: Any) -> str:
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if value is None:
-        return "nothing"
-    return f"{type(value).__name__} {value!r}"
-
-
 def _synonym_clash(synonym: str, earlier: str, value: str, file: str, line: int | None) -> Problem:
     return Problem(
         f"{synonym!r} is a synonym of both {earlier!r} and {value!r}; {value!r} is used",
@@ -250,7 +240,7 @@ class _NluReader:
             return
         if not isinstance(data, dict):
             self.error(
-                f"an NLU file must be a mapping with an 'nlu:' key, but this one is {_describe(data)}",
+                f"an NLU file must be a mapping with an 'nlu:' key, but this one is {describe_value(data)}",
                 line_of(data),
                 "Start the file with 'version: \"3.1\"' and 'nlu:' followed by '- intent: <name>' items.",
             )
@@ -271,7 +261,7 @@ class _NluReader:
             return
         if not isinstance(items, list):
             self.error(
-                f"'nlu:' must be a list of items, but it is {_describe(items)}",
+                f"'nlu:' must be a list of items, but it is {describe_value(items)}",
                 line,
                 "Write each item on its own '- ' line: '- intent: greet' followed by 'examples: |'.",
             )
@@ -282,7 +272,7 @@ class _NluReader:
     def read_item(self, item: Any, line: int | None) -> None:
         if not isinstance(item, dict):
             self.error(
-                f"an item under 'nlu:' must be a mapping like '- intent: greet', but it is {_describe(item)}",
+                f"an item under 'nlu:' must be a mapping like '- intent: greet', but it is {describe_value(item)}",
                 line,
                 "Start each item with '- intent: <name>', '- synonym: <value>', '- regex: <name>' or "
                 "'- lookup: <name>', and put its 'examples:' under it.",
@@ -337,7 +327,7 @@ class _NluReader:
             return None
         if not isinstance(name, str):
             self.error(
-                f"the {kind} name must be text, found {_describe(name)}",
+                f"the {kind} name must be text, found {describe_value(name)}",
                 line,
                 f'Put the name in quotes: {kind}: "{name}".',
             )
@@ -418,7 +408,7 @@ class _NluReader:
         else:
             allowed = "a block of '- ' lines or a list of 'text:' entries" if kind == "intent" else "a block"
             self.error(
-                f"the examples of the {kind} {name!r} must be {allowed}, but they are {_describe(examples)}",
+                f"the examples of the {kind} {name!r} must be {allowed}, but they are {describe_value(examples)}",
                 key_line,
                 _BLOCK_HINT,
             )
@@ -475,7 +465,7 @@ class _NluReader:
             if not isinstance(entry, dict):
                 self.error(
                     f"an example of the intent {intent!r} in list form must be a mapping with 'text:', "
-                    f"but it is {_describe(entry)}",
+                    f"but it is {describe_value(entry)}",
                     line,
                     "Write '- text: <example>' (with an optional 'metadata:'), or use 'examples: |' "
                     "with one '- example' per line.",
@@ -512,7 +502,7 @@ class _NluReader:
         if not isinstance(responses, dict):
             self.error(
                 "'responses:' must map response names to lists of variations, "
-                f"but it is {_describe(responses)}",
+                f"but it is {describe_value(responses)}",
                 line,
                 "Write 'responses:', then 'utter_faq/ask_x:' and under it '- text: ...' lines.",
             )
@@ -524,7 +514,7 @@ class _NluReader:
                 continue
             if not isinstance(variations, list):
                 self.error(
-                    f"the response {name!r} must be a list of variations, but it is {_describe(variations)}",
+                    f"the response {name!r} must be a list of variations, but it is {describe_value(variations)}",
                     name_line,
                     f"Write each variation under {name}: as '- text: ...'.",
                 )
@@ -542,7 +532,7 @@ class _NluReader:
         if not isinstance(variation, dict) or not variation:
             self.error(
                 f"a variation of the response {name!r} must be a mapping such as '- text: Hello', "
-                f"but it is {_describe(variation)}",
+                f"but it is {describe_value(variation)}",
                 line,
                 "Write each variation as '- text: ...' (with image:, buttons:, custom: ... as needed).",
             )
@@ -557,7 +547,7 @@ class _NluReader:
         if "text" in variation and not isinstance(variation["text"], str):
             self.error(
                 f"the text of a variation of the response {name!r} must be a string, "
-                f"found {_describe(variation['text'])}",
+                f"found {describe_value(variation['text'])}",
                 line_of(variation, "text"),
                 "Put the text in quotes.",
             )

@@ -27,7 +27,7 @@ from typing import Any, Final, Literal
 from bot.errors import ConductorError, Problem, Severity
 from bot.project.annotations import format_annotated, parse_annotated
 from bot.project.nlu_data import EntitySpan
-from bot.yamlio import iter_yaml_files, line_of, parse_yaml, read_text
+from bot.yamlio import describe_value, iter_yaml_files, line_of, parse_yaml, read_text
 
 __all__ = [
     "ANY_VALUE",
@@ -275,16 +275,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _describe(value: Any) -> str:
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if value is None:
-        return "nothing"
-    return f"{type(value).__name__} {value!r}"
-
-
 def _did_you_mean(key: str, allowed: Iterable[str]) -> str:
     close = difflib.get_close_matches(key, sorted(allowed), n=1)
     return f"Did you mean `{close[0]}`? " if close else ""
@@ -311,14 +301,14 @@ class _Reader:
             return []
         if not isinstance(data, dict):
             self.error(
-                f"a stories file must be a mapping with `stories:` or `rules:`, found {_describe(data)}",
+                f"a stories file must be a mapping with `stories:` or `rules:`, found {describe_value(data)}",
                 line_of(data),
                 'Start the file with `version: "3.1"` and then `stories:` or `rules:`.',
             )
             return []
         if "version" in data and not isinstance(data["version"], str):
             self.error(
-                f"`version` must be text, found {_describe(data['version'])}",
+                f"`version` must be text, found {describe_value(data['version'])}",
                 line_of(data, "version"),
                 'Quote it: version: "3.1".',
             )
@@ -332,7 +322,7 @@ class _Reader:
             if not isinstance(items, list):
                 self.error(
                     f"`{key}` must be a list of {kind if kind != 'test' else 'story'} items, "
-                    f"found {_describe(items)}",
+                    f"found {describe_value(items)}",
                     line_of(data, key),
                     f"Write each as `- {'rule' if kind == 'rule' else 'story'}: <name>` with its `steps:`.",
                 )
@@ -348,7 +338,7 @@ class _Reader:
         section = "rules" if kind == "rule" else "stories"
         if not isinstance(item, dict):
             self.error(
-                f"each item under `{section}` must be a mapping, found {_describe(item)}",
+                f"each item under `{section}` must be a mapping, found {describe_value(item)}",
                 line,
                 f"Write `- {title}: <name>` followed by `steps:`.",
             )
@@ -384,7 +374,7 @@ class _Reader:
         steps_data = item.get("steps")
         if steps_data is not None and not isinstance(steps_data, list):
             self.error(
-                f"`steps` of {title} {name!r} must be a list, found {_describe(steps_data)}",
+                f"`steps` of {title} {name!r} must be a list, found {describe_value(steps_data)}",
                 line_of(item, "steps"),
                 "Write each step on its own line starting with `- `.",
             )
@@ -427,7 +417,7 @@ class _Reader:
         if isinstance(value, bool):
             return value
         self.error(
-            f"`{key}` of rule {name!r} must be true or false, found {_describe(value)}",
+            f"`{key}` of rule {name!r} must be true or false, found {describe_value(value)}",
             line_of(item, key),
             f"Write `{key}: true` or `{key}: false`.",
         )
@@ -438,13 +428,13 @@ class _Reader:
             return []
         hint = "A condition lists `- active_loop: <form or null>` and `- slot_was_set: [- <slot>: <value>]`."
         if not isinstance(data, list):
-            self.error(f"the condition of rule {name!r} must be a list, found {_describe(data)}", line, hint)
+            self.error(f"the condition of rule {name!r} must be a list, found {describe_value(data)}", line, hint)
             return []
         result: list[ConditionStep] = []
         for index, raw in enumerate(data):
             item_line = line_of(data, index)
             if not (isinstance(raw, dict) and len(raw) == 1 and set(raw) <= {"active_loop", "slot_was_set"}):
-                what = ", ".join(f"`{k}`" for k in raw) if isinstance(raw, dict) and raw else _describe(raw)
+                what = ", ".join(f"`{k}`" for k in raw) if isinstance(raw, dict) and raw else describe_value(raw)
                 self.error(f"rule {name!r} has a condition that is not understood: {what}", item_line, hint)
                 continue
             step = self.step(raw, "rule", item_line, name)
@@ -460,7 +450,7 @@ class _Reader:
             hint = _STEP_EXAMPLES
             if isinstance(raw, str) and raw.strip() != "...":
                 hint = f"Did you mean `- action: {raw}` or `- intent: {raw}`? {_STEP_EXAMPLES}"
-            found = _describe(raw)
+            found = describe_value(raw)
             self.error(f"a step of {title} {block_name!r} must be a mapping, found {found}", line, hint)
             return None
         line = line_of(raw) or line
@@ -521,7 +511,7 @@ class _Reader:
         if isinstance(value, str) and value.strip():
             return value.strip()
         self.error(
-            f"`{key}` needs {what}, found {_describe(value) if value != '' else 'empty text'}",
+            f"`{key}` needs {what}, found {describe_value(value) if value != '' else 'empty text'}",
             line_of(raw, key) or line,
             f"Write it like {example}.",
         )
@@ -581,7 +571,7 @@ class _Reader:
         if data is None:
             return []
         if not isinstance(data, list):
-            self.error(f"`entities` must be a list, found {_describe(data)}", line, hint)
+            self.error(f"`entities` must be a list, found {describe_value(data)}", line, hint)
             return None
         result: list[StoryEntity] = []
         ok = True
@@ -598,11 +588,11 @@ class _Reader:
         if isinstance(item, str) and item.strip():
             return StoryEntity(item.strip())
         if not isinstance(item, dict):
-            self.error(f"an entity must be a name or `name: value`, found {_describe(item)}", line, hint)
+            self.error(f"an entity must be a name or `name: value`, found {describe_value(item)}", line, hint)
             return None
         for key in ("role", "group"):
             if key in item and not isinstance(item[key], str):
-                self.error(f"the entity's `{key}` must be text, found {_describe(item[key])}", line, hint)
+                self.error(f"the entity's `{key}` must be text, found {describe_value(item[key])}", line, hint)
                 return None
         role, group = item.get("role"), item.get("group")
         rest = {k: v for k, v in item.items() if k not in ("role", "group")}
@@ -620,7 +610,7 @@ class _Reader:
             return None
         (name, value), = rest.items()
         if not isinstance(name, str) or not name.strip():
-            self.error(f"an entity name must be text, found {_describe(name)}", line, hint)
+            self.error(f"an entity name must be text, found {describe_value(name)}", line, hint)
             return None
         return StoryEntity(name, _plain(value), role, group)
 
@@ -628,7 +618,7 @@ class _Reader:
         form = "`- <slot>: <value>`" + (" or `- <slot>`" if allow_any else "")
         hint = f"Write `slot_was_set:` with one {form} item per slot on the lines below it."
         if not isinstance(data, list):
-            self.error(f"`slot_was_set` must be a list of slots, found {_describe(data)}", line, hint)
+            self.error(f"`slot_was_set` must be a list of slots, found {describe_value(data)}", line, hint)
             return None
         slots: dict[str, Any] = {}
         ok = True
@@ -639,7 +629,7 @@ class _Reader:
             elif isinstance(item, dict) and all(isinstance(k, str) and k.strip() for k in item):
                 slots.update({k.strip(): _plain(v) for k, v in item.items()})
             else:
-                what = "a slot name without a value" if isinstance(item, str) else _describe(item)
+                what = "a slot name without a value" if isinstance(item, str) else describe_value(item)
                 self.error(f"a `slot_was_set` item must be {form}, found {what}", item_line, hint)
                 ok = False
         if ok and not slots:
@@ -658,7 +648,7 @@ class _Reader:
     def or_step(self, data: Any, line: int | None, block_name: str) -> OrStep | None:
         hint = "List two or more `- intent: <name>` (or `- slot_was_set: [...]`) items under `or:`."
         if not isinstance(data, list) or not data:
-            found = "an empty list" if isinstance(data, list) else _describe(data)
+            found = "an empty list" if isinstance(data, list) else describe_value(data)
             self.error(f"`or` in {block_name!r} needs alternatives, found {found}", line, hint)
             return None
         alternatives: list[UserStep | SlotWasSetStep] = []
@@ -683,7 +673,7 @@ class _Reader:
                     for slot, value in slots.items()
                 )
             else:
-                what = ", ".join(f"`{k}`" for k in raw) if isinstance(raw, dict) and raw else _describe(raw)
+                what = ", ".join(f"`{k}`" for k in raw) if isinstance(raw, dict) and raw else describe_value(raw)
                 self.error(f"an `or` alternative must be an intent or slot_was_set: {what}", item_line, hint)
                 ok = False
         return OrStep(alternatives, self.source, line) if ok and alternatives else None
