@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup browser test lint typecheck pytest run clean
+.PHONY: setup browser test lint typecheck pytest run docker-build docker-up clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,13 @@ test: lint typecheck pytest
 run: setup
 	cd domain && ../$(BIN)/bot train
 	cd domain && ../$(BIN)/bot run --interface 127.0.0.1 --port 5005
+
+# For operators with a Docker engine (none runs on the development machines): see docker/README.md.
+docker-build:
+	docker build -f docker/Dockerfile -t conductor .
+
+docker-up:
+	cd docker && docker compose up --build
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
