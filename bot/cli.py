@@ -153,9 +153,24 @@ def base_assistant_path() -> Path:
 def init(
     path: Annotated[Path, typer.Argument(help="Folder for the new project (created if missing).")] = Path("."),
     force: Annotated[bool, typer.Option("--force", help="Overwrite files that already exist.")] = False,
+    instance: Annotated[
+        Path | None, typer.Option("--instance", help="Create a client instance folder (conductor.yml, persona, …).")
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="With --instance: the client's name.")] = None,
+    plugin: Annotated[
+        list[str] | None, typer.Option("--plugin", help="With --instance: a skill to enable (repeatable).")
+    ] = None,
 ) -> None:
-    """Create a new project from Conductor's base assistant (greetings, help, fallback, human handoff)."""
+    """Create a new project from Conductor's base assistant, or with --instance a client instance folder."""
     import shutil
+
+    if instance is not None:
+        from bot.plugins.instance_scaffold import DEFAULT_INSTANCE_PLUGINS, create_instance
+
+        folder = create_instance(instance, name=name, plugins=plugin or DEFAULT_INSTANCE_PLUGINS, force=force)
+        console.print(f"Created the instance in {folder.resolve()}.")
+        console.print(f"Next: edit {folder}/conductor.yml (settings, persona), then `cd {folder}` and `bot train`.")
+        return
 
     source = base_assistant_path()
     if not (source / "domain.yml").exists():

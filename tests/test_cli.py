@@ -239,3 +239,13 @@ def test_loading_a_tampered_model_is_a_clear_error(trained_core: Path, tmp_path:
     result = run_bot("test", "--model", str(broken), cwd=trained_core)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "format" in result.stderr and "bot train" in result.stderr
+
+
+def test_init_instance_creates_a_valid_client_instance(tmp_path: Path) -> None:
+    result = run_bot("init", "--instance", "clients/acme", "--name", "Acme Corp", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    folder = tmp_path / "clients" / "acme"
+    assert "Acme Corp" in (folder / "conductor.yml").read_text()
+    validated = run_bot("data", "validate", cwd=folder)
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+    assert run_bot("init", "--instance", "clients/acme", cwd=tmp_path).returncode == 1

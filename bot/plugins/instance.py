@@ -9,6 +9,13 @@ plugins:
     product_names: [RouterX, CloudDrive]
 base_assistant: true     # optional: merge Conductor's base assistant (domain/) under the project (default)
 action_modules: [actions]  # optional: modules whose actions run in-process (rasa-sdk classes, @action functions)
+persona:                 # optional: the client's voice (see `Persona`)
+  name: Ava
+  greeting: "Welcome to Acme! How can I help?"
+  tone: formal           # friendly (default) | formal | concise
+  responses:             # any response, in Rasa's shape (name -> list of variations)
+    utter_goodbye:
+      - text: "Thank you for contacting Acme."
 ```
 
 Without a conductor.yml a project is a plain Rasa project: no plugins and no base assistant, trained as it is.
@@ -31,19 +38,24 @@ from bot import __version__
 from bot.errors import ConductorError, Problem, Severity
 from bot.plugins.discovery import INSTANCE_PLUGINS_DIR, DiscoveredPlugin, PluginCatalog, discover_plugins
 from bot.plugins.manifest import Manifest, PluginSettings, load_manifest, validate_settings
+from bot.project.domain import ResponseVariation, _Reader
 from bot.yamlio import YamlList, YamlMap, line_of, read_yaml, substitute_env
 
 __all__ = [
     "INSTANCE_FILE",
+    "PERSONA_TONES",
     "EnabledPlugin",
     "InstanceConfig",
+    "Persona",
     "PluginEntry",
     "enable_plugins",
     "load_instance",
 ]
 
 INSTANCE_FILE: Final = "conductor.yml"
-_KEYS = ("plugins", "base_assistant", "action_modules")
+_KEYS = ("plugins", "base_assistant", "action_modules", "persona")
+PERSONA_TONES: Final = ("friendly", "formal", "concise")
+_PERSONA_KEYS: Final = ("name", "greeting", "tone", "responses")
 _MODULE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 _EXAMPLE = "plugins:\n  legal:\n    firm_name: \"Smith & Jones LLP\""
 
@@ -58,6 +70,25 @@ class PluginEntry:
 
 
 @dataclass(frozen=True)
+class Persona:
+    """The client's voice, from `persona:` in conductor.yml; `bot.plugins.merge` applies it to the domain.
+
+    - `greeting`: the text of `utter_greet` (the base assistant's greeting);
+    - `name`: the bot's name, used in `utter_i_am_a_bot` (the answer to "are you a bot?");
+    - `tone`: friendly (the base assistant's wording), formal or concise: the wording of `utter_greet` (when
+      no greeting is given) and of `utter_i_am_a_bot`;
+    - `responses`: any response (base assistant or plugin) replaced, in Rasa's response shape.
+    """
+
+    name: str | None = None
+    greeting: str | None = None
+    tone: str = "friendly"
+    responses: dict[str, list[ResponseVariation]] = field(default_factory=dict)
+    file: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
 class InstanceConfig:
     """What conductor.yml says (the defaults of a plain Rasa project when there is none)."""
 
@@ -68,6 +99,7 @@ class InstanceConfig:
     action_modules: list[str] = field(default_factory=list)
     """Python modules (importable from the instance's folder) whose actions run in-process."""
     warnings: list[Problem] = field(default_factory=list)
+    persona: Persona | None = None
 
     @property
     def plugins_dir(self) -> Path:
@@ -145,9 +177,66 @@ def load_instance(root: Path | str = ".") -> InstanceConfig:
             )
         )
         modules = []
+    persona = _persona(data.get("persona"), path, data.line_of("persona"), problems, warnings)
     if problems:
         raise ConductorError(problems)
-    return InstanceConfig(folder, path, entries, base is True, list(modules), warnings)
+    return InstanceConfig(folder, path, entries, base is True, list(modules), warnings, persona)
+
+
+def _persona(
+    value: Any, path: Path, line: int | None, problems: list[Problem], warnings: list[Problem]
+) -> Persona | None:
+    """`persona:` checked: a mapping of known keys, text values, a known tone, responses in Rasa's shape."""
+    if value is None:
+        return None
+    source = str(path)
+    if not isinstance(value, YamlMap):
+        problems.append(
+            Problem(
+                "'persona' should be a mapping (name, greeting, tone, responses)",
+                source,
+                line,
+                'For example:\npersona:\n  name: Ava\n  greeting: "Welcome! How can I help?"\n  tone: friendly',
+            )
+        )
+        return None
+    for key in value:
+        if key not in _PERSONA_KEYS:
+            close = difflib.get_close_matches(str(key), _PERSONA_KEYS, n=1, cutoff=0.7)
+            problems.append(
+                Problem(
+                    f"'{key}' is not a key of persona",
+                    source,
+                    value.line_of(key),
+                    (f"Did you mean '{close[0]}'? " if close else "") + f"The keys are: {', '.join(_PERSONA_KEYS)}.",
+                )
+            )
+    texts: dict[str, str | None] = {}
+    for key in ("name", "greeting"):
+        text = value.get(key)
+        if text is not None and (not isinstance(text, str) or not text.strip()):
+            problems.append(
+                Problem(f"persona '{key}' should be text", source, value.line_of(key), "Quote it if needed.")
+            )
+            text = None
+        texts[key] = text
+    tone = value.get("tone", "friendly")
+    if tone not in PERSONA_TONES:
+        problems.append(
+            Problem(
+                f"persona 'tone' is {tone!r}, not one of {', '.join(PERSONA_TONES)}",
+                source,
+                value.line_of("tone"),
+                "friendly keeps the base assistant's wording; formal and concise reword the greeting and the "
+                "bot's introduction.",
+            )
+        )
+        tone = "friendly"
+    reader = _Reader(source)
+    responses = reader.responses(value.get("responses"), value.line_of("responses"))
+    for problem in reader.problems:
+        (problems if problem.severity is Severity.ERROR else warnings).append(problem)
+    return Persona(texts["name"], texts["greeting"], str(tone), responses, source, line)
 
 
 def _plugin_entries(value: Any, path: Path, line: int | None, problems: list[Problem]) -> list[PluginEntry]:

@@ -15,6 +15,13 @@ the plugins as conductor.yml lists them, the project) with these rules:
   made by `bot init`, a copy of the base assistant, merges cleanly). The project's config.yml is used; the
   base assistant's when the project has none.
 
+The instance's persona (`persona:` in conductor.yml) is applied after the plugins and before the project's own
+domain, so responses are chosen in this order, the last one winning: base assistant < plugins < persona <
+project domain.yml. The persona's `greeting` becomes `utter_greet`; its `tone` (friendly keeps the base wording)
+rewords `utter_greet` (when no greeting is given) and `utter_i_am_a_bot`; its `name` goes into `utter_i_am_a_bot`
+("I'm Ava, a virtual assistant, ..."); its `responses` replace any response. The greeting and the introduction
+are changed only when the base assistant is merged in (they are its responses).
+
 When plugins are enabled and the base assistant's `enabled_skills` slot is unchanged, its initial value
 becomes the plugins' `summary` phrases (or names) joined ("I can help with {enabled_skills}").
 """
@@ -30,8 +37,8 @@ from typing import Any, Final, Literal
 import bot
 from bot.errors import ConductorError, Problem, Severity
 from bot.plugins.discovery import DiscoveredPlugin, PluginCatalog
-from bot.plugins.instance import EnabledPlugin, InstanceConfig, enable_plugins, load_instance
-from bot.project.domain import Domain, SessionConfig
+from bot.plugins.instance import EnabledPlugin, InstanceConfig, Persona, enable_plugins, load_instance
+from bot.project.domain import Domain, ResponseVariation, SessionConfig
 from bot.project.loader import Project, ProjectPaths, load_project
 from bot.project.nlu_data import TrainingData
 from bot.project.stories import StoryBlock
@@ -48,6 +55,22 @@ __all__ = [
 
 BASE_ASSISTANT_LABEL: Final = "the base assistant"
 ENABLED_SKILLS_SLOT: Final = "enabled_skills"
+GREET_RESPONSE: Final = "utter_greet"
+BOT_CHALLENGE_RESPONSE: Final = "utter_i_am_a_bot"
+_TONE_GREETINGS: Final = {
+    "formal": ("Good day. How may I assist you?", "Welcome. How may I help you today?"),
+    "concise": ("Hi! How can I help?",),
+}
+_TONE_INTRODUCTIONS: Final = {
+    "friendly": (
+        "I'm {who}, not a person. If you'd like to talk to someone from the team, just ask.",
+        "You're chatting with {who}. I can bring in a person whenever you want.",
+    ),
+    "formal": (
+        "I am {who}, not a member of staff. Should you wish to speak with someone from the team, please say so.",
+    ),
+    "concise": ("I'm {who}. Ask for a person any time.",),
+}
 
 LayerKind = Literal["base", "plugin", "project"]
 _KINDS: Final = (
@@ -221,6 +244,53 @@ def _with_enabled_skills(domain: Domain, base: Project | None, plugins: Sequence
     return replace(domain, slots=slots)
 
 
+def _texts(texts: Iterable[str], persona: Persona) -> list[ResponseVariation]:
+    return [ResponseVariation(text=text, file=persona.file, line=persona.line) for text in texts]
+
+
+def _persona_responses(persona: Persona, has_base: bool) -> dict[str, list[ResponseVariation]]:
+    """The responses the persona sets, `responses:` last so that it wins over greeting, name and tone."""
+    chosen: dict[str, list[ResponseVariation]] = {}
+    if has_base:
+        if persona.greeting is not None:
+            chosen[GREET_RESPONSE] = _texts([persona.greeting], persona)
+        elif persona.tone in _TONE_GREETINGS:
+            chosen[GREET_RESPONSE] = _texts(_TONE_GREETINGS[persona.tone], persona)
+        if persona.name is not None or persona.tone != "friendly":
+            who = f"{persona.name}, a virtual assistant" if persona.name else "a virtual assistant"
+            chosen[BOT_CHALLENGE_RESPONSE] = _texts(
+                (template.format(who=who) for template in _TONE_INTRODUCTIONS[persona.tone]), persona
+            )
+    chosen.update(persona.responses)
+    return chosen
+
+
+def _with_persona(
+    domain: Domain, persona: Persona | None, layers: Sequence[Layer], problems: list[Problem]
+) -> Domain:
+    """The persona's responses over the base assistant's and the plugins', under the project's own."""
+    if persona is None:
+        return domain
+    project_responses = {
+        name for layer in layers if layer.kind == "project" for name in layer.project.domain.responses
+    }
+    responses = dict(domain.responses)
+    for name, variations in _persona_responses(persona, any(layer.kind == "base" for layer in layers)).items():
+        if name not in responses:
+            problems.append(
+                Problem(
+                    f"the persona sets the response '{name}', which no part of the project defines; it is added",
+                    variations[0].file if variations else persona.file,
+                    variations[0].line if variations else persona.line,
+                    "Check the name (`bot data validate` lists the responses), or use it in a rule or story.",
+                    Severity.WARNING,
+                )
+            )
+        if name not in project_responses:
+            responses[name] = variations
+    return replace(domain, responses=responses)
+
+
 # --- training data -------------------------------------------------------------------------------------------
 
 
@@ -298,14 +368,18 @@ def _merge_blocks(layers: Sequence[Layer], pick: Callable[[Project], list[StoryB
 # --- the whole project ---------------------------------------------------------------------------------------
 
 
-def merge_layers(layers: Sequence[Layer], plugins: Sequence[EnabledPlugin] = ()) -> Project:
-    """Merge the layers (base assistant first, then plugins, the project last) into one project; every
-    clash is reported at once in one `ConductorError`."""
+def merge_layers(
+    layers: Sequence[Layer], plugins: Sequence[EnabledPlugin] = (), persona: Persona | None = None
+) -> Project:
+    """Merge the layers (base assistant first, then plugins, the project last) into one project, with the
+    persona's responses between the plugins and the project; every clash is reported at once in one
+    `ConductorError`."""
     project_layer = next(layer for layer in layers if layer.kind == "project")
     base = next((layer.project for layer in layers if layer.kind == "base"), None)
     merger = _DomainMerger()
     domain = _with_enabled_skills(merger.merge(layers), base, plugins)
     problems = merger.problems
+    domain = _with_persona(domain, persona, layers, problems)
     nlu = _merge_nlu(layers, lambda p: p.nlu, problems)
     test_nlu = _merge_nlu(layers, lambda p: p.test_nlu, problems)
     errors = [p for p in problems if p.severity is Severity.ERROR]
@@ -341,7 +415,7 @@ def load_project_with_plugins(
     `load_project(paths)`.
     """
     config = instance if instance is not None else load_instance(paths.root)
-    if not config.plugins and not config.base_assistant:
+    if not config.plugins and not config.base_assistant and config.persona is None:
         project = load_project(paths)
         return replace(project, warnings=[*config.warnings, *project.warnings])
     enabled, warnings = enable_plugins(config, catalog, for_training=True)
@@ -361,5 +435,5 @@ def load_project_with_plugins(
     read("project", "the project", lambda: load_project(paths))
     if problems:
         raise ConductorError(problems)
-    merged = merge_layers(layers, enabled)
+    merged = merge_layers(layers, enabled, config.persona)
     return replace(merged, warnings=[*config.warnings, *warnings, *merged.warnings])

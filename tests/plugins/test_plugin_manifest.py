@@ -176,7 +176,7 @@ def test_an_unknown_plugin_name_suggests_the_close_one(tmp_path: Path) -> None:
 def test_conductor_yml_mistakes_are_reported_with_lines(tmp_path: Path) -> None:
     write(
         tmp_path / "conductor.yml",
-        "plugins:\n  legal: [1, 2]\nbase_assistant: maybe\npersona: friendly\naction_modules: [my-actions]\n",
+        "plugins:\n  legal: [1, 2]\nbase_assistant: maybe\nvoice: friendly\naction_modules: [my-actions]\n",
     )
     with pytest.raises(ConductorError) as excinfo:
         load_instance(tmp_path)
@@ -185,11 +185,11 @@ def test_conductor_yml_mistakes_are_reported_with_lines(tmp_path: Path) -> None:
         (2, "the settings of the plugin 'legal'"),
         (5, "'action_modules'"),
     }
-    write(tmp_path / "conductor.yml", "plugins: [legal]\npersona: friendly\n")
+    write(tmp_path / "conductor.yml", "plugins: [legal]\nvoice: friendly\n")
     instance = load_instance(tmp_path)
     assert instance.enabled == ["legal"] and instance.base_assistant
     assert [(w.line, w.message) for w in instance.warnings] == [
-        (2, "'persona' is not a key of conductor.yml; it is ignored")
+        (2, "'voice' is not a key of conductor.yml; it is ignored")
     ]
 
 
