@@ -241,30 +241,25 @@ def train(
         _train(("nlu", "dialogue"), domain, data, config, out, force)
 
 
-@train_app.command("core")
-@reports_errors
-def train_core(
-    domain: TrainDomainOpt = None,
-    data: DataOpt = None,
-    config: TrainConfigOpt = None,
-    out: TrainOutOpt = Path("models"),
-    force: ForceOpt = False,
-) -> None:
-    """Train the dialogue policies alone."""
-    _train(("dialogue",), domain, data, config, out, force)
+def _part_trainer(parts: tuple[str, ...], summary: str) -> Callable[..., None]:
+    """A `bot train <part>` command: the same options as `bot train`, training only `parts`."""
+
+    @reports_errors
+    def command(
+        domain: TrainDomainOpt = None,
+        data: DataOpt = None,
+        config: TrainConfigOpt = None,
+        out: TrainOutOpt = Path("models"),
+        force: ForceOpt = False,
+    ) -> None:
+        _train(parts, domain, data, config, out, force)
+
+    command.__doc__ = summary
+    return command
 
 
-@train_app.command("nlu")
-@reports_errors
-def train_nlu(
-    domain: TrainDomainOpt = None,
-    data: DataOpt = None,
-    config: TrainConfigOpt = None,
-    out: TrainOutOpt = Path("models"),
-    force: ForceOpt = False,
-) -> None:
-    """Train the NLU pipeline alone."""
-    _train(("nlu",), domain, data, config, out, force)
+train_app.command("core")(_part_trainer(("dialogue",), "Train the dialogue policies alone."))
+train_app.command("nlu")(_part_trainer(("nlu",), "Train the NLU pipeline alone."))
 
 
 # --- test -------------------------------------------------------------------------------------------------
