@@ -20,9 +20,11 @@ the options and the gazetteer.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import math
+import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -131,6 +133,7 @@ class CRFEntityExtractor:
         trainer.set_params(self._training_params(token_count))
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / _MODEL_FILE
+            _seed_crfsuite()
             trainer.train(str(path))
             self._set_model(path.read_bytes())
 
@@ -300,3 +303,17 @@ def _where(message: Message) -> str:
     if message.file is None:
         return repr(message.text[:60])
     return f"{message.file}:{message.line}" if message.line is not None else message.file
+
+
+_CRFSUITE_SEED = 1
+"""The C library's own starting seed: training behaves as in a fresh process where nothing else used `rand()`."""
+
+
+def _seed_crfsuite() -> None:
+    """Make training repeatable: crfsuite shuffles the examples with the C library's `rand()` and never seeds
+    it, so without this the model depends on whatever else in the process called `rand()` before."""
+    try:
+        libc = ctypes.CDLL(None) if sys.platform != "win32" else ctypes.cdll.msvcrt
+        libc.srand(_CRFSUITE_SEED)
+    except (OSError, AttributeError):  # pragma: no cover - no C library to seed: training still works
+        logger.debug("could not seed the C library's random generator; CRF training may vary between runs")

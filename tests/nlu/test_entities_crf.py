@@ -246,3 +246,20 @@ def test_damaged_model_files_are_reported(trained: CRFEntityExtractor, tmp_path:
     (tmp_path / "crf.json").write_text("{", encoding="utf-8")
     with pytest.raises(ConductorError, match="cannot be read"):
         CRFEntityExtractor.load(tmp_path)
+
+
+def test_training_does_not_depend_on_what_else_used_the_c_random_generator(
+    nlp: Language, tmp_path: Path
+) -> None:
+    import ctypes
+
+    models = []
+    for index, burn in enumerate((0, 7)):
+        for _ in range(burn):
+            ctypes.CDLL(None).rand()  # as any other library in the process might
+        extractor = CRFEntityExtractor()
+        extractor.train(_tiny_data(), nlp)
+        (tmp_path / str(index)).mkdir()
+        extractor.save(tmp_path / str(index))
+        models.append((tmp_path / str(index) / "crf.crfsuite").read_bytes())
+    assert models[0] == models[1]
