@@ -1,7 +1,8 @@
 """A separate OS process for the Redis lock tests, run as `python lock_worker.py MODE JSON-ARGUMENTS`.
 
 Modes:
-- hammer: several tasks each take the lock `rounds` times; inside, each reads a Redis counter, sleeps, and
+- hammer: print "ready", wait for a line on stdin (so that both processes start hammering together), then
+  several tasks each take the lock `rounds` times; inside, each reads a Redis counter, sleeps, and
   writes it back plus one (a lost update shows if two holders overlap), and records when it entered and
   left (CLOCK_MONOTONIC, shared by all processes of the machine). The intervals go to `out` as JSON.
 - hold: take the lock for `lifetime` seconds, print "held" and sleep until killed.
@@ -34,6 +35,8 @@ async def hammer(store: RedisLockStore, server: RedisServer, arguments: dict[str
                 await client.set(arguments["counter"], value + 1)
                 intervals.append((entered, time.monotonic()))
 
+    print("ready", flush=True)
+    await asyncio.to_thread(sys.stdin.readline)
     await asyncio.gather(*(task() for _ in range(arguments["tasks"])))
     await client.aclose()
     Path(arguments["out"]).write_text(json.dumps(intervals))

@@ -51,6 +51,12 @@ async def test_two_processes_never_hold_one_lock_together(redis_client: redis.Re
                  "rounds": rounds}
     processes = [await spawn("hammer", {**arguments, "out": str(tmp_path / f"{n}.json")}) for n in range(2)]
     try:
+        # Both processes connect first and start together: otherwise one may finish before the other begins.
+        assert [await read_line(process) for process in processes] == ["ready", "ready"]
+        for process in processes:
+            assert process.stdin is not None
+            process.stdin.write(b"go\n")
+            await process.stdin.drain()
         results = await asyncio.wait_for(asyncio.gather(*(p.wait() for p in processes)), timeout=60)
         assert results == [0, 0]
         assert int(await redis_client.get(counter) or 0) == 2 * tasks * rounds, "an update was lost"
