@@ -159,6 +159,7 @@ class NLUPipeline:
             labels = [examples[i].intent_base or "" for i in with_intent]
             say(f"Training the intent classifier ({len(set(labels))} intents, {len(labels)} examples)…")
             intent_model = train_linear_model(matrix[with_intent], labels, _linear_settings(spec.classifier))
+            intent_model.temperature *= spec.classifier.temperature_factor
         selectors = []
         if spec.response_selectors and matrix is not None:
             selectors = _train_selectors(spec, data, [m.intent or "" for m in examples], matrix, say)

@@ -244,3 +244,17 @@ def test_unknown_component_is_a_clear_error() -> None:
     with pytest.raises(ConductorError, match="unknown NLU component 'MagicClassifier'") as caught:
         NLUPipeline.train(small_training_data(), [{"name": "MagicClassifier"}], "en")
     assert "DIETClassifier" in str(caught.value)
+
+
+def test_diet_named_classifier_is_surer_with_the_same_ranking() -> None:
+    data = small_training_data()
+    features = [{"name": "WhitespaceTokenizer"}, {"name": "CountVectorsFeaturizer"},
+                {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 2, "max_ngram": 4}]
+    calibrated = NLUPipeline.train(data, [*features, {"name": "LinearIntentClassifier"}], "en")
+    diet = NLUPipeline.train(data, [*features, {"name": "DIETClassifier", "entity_recognition": False}], "en")
+    assert calibrated.intent_model is not None and diet.intent_model is not None
+    assert diet.intent_model.temperature == pytest.approx(calibrated.intent_model.temperature * 0.5)
+    for text in ("I would like a flight", "pizza", "weather tomorrow?"):
+        sure, honest = diet.parse(text)["intent_ranking"], calibrated.parse(text)["intent_ranking"]
+        assert [r["name"] for r in sure] == [r["name"] for r in honest]
+        assert sure[0]["confidence"] > honest[0]["confidence"]

@@ -10,6 +10,7 @@ from bot.config import load_model_config
 from bot.errors import ConductorError
 from bot.nlu.pipeline_config import (
     DEFAULT_PIPELINE,
+    DIET_TEMPERATURE_FACTOR,
     KNOWN_COMPONENTS,
     ClassifierSpec,
     EntityComponentSpec,
@@ -186,3 +187,15 @@ def test_every_rasa_project_config_resolves(project: str) -> None:
     items = [c.model_dump() for c in config.pipeline] if config.pipeline else None
     spec = resolve_pipeline(items, config.language)
     assert spec.classifier is not None
+
+
+def test_diet_confidences_are_on_diets_scale_and_conductors_classifier_is_calibrated() -> None:
+    diet = resolve_pipeline([{"name": "DIETClassifier"}], "en")
+    assert diet.classifier is not None and diet.classifier.temperature_factor == DIET_TEMPERATURE_FACTOR < 1
+    assert any("DIET's scale" in n and "LinearIntentClassifier" in n for n in _notices(diet, "DIETClassifier"))
+    linear = resolve_pipeline([{"name": "LinearIntentClassifier", "C": 0.5, "random_seed": 4}], "en")
+    assert linear.classifier == ClassifierSpec(C=0.5, seed=4)
+    assert linear.classifier.temperature_factor == 1.0
+    assert linear.entities == () and _notices(linear, "LinearIntentClassifier") == []
+    with pytest.raises(ConductorError, match="option 'C'"):
+        resolve_pipeline([{"name": "LinearIntentClassifier", "C": -1}], "en")
