@@ -7,7 +7,10 @@ lookup) and inserts the new rows, so it costs the same for a new conversation an
 
 Writers stay consistent without the lock store:
 - SQLite: every writing transaction starts with `BEGIN IMMEDIATE`, so writers take turns (readers go on,
-  thanks to WAL mode).
+  thanks to WAL mode). SQLite has one writer at a time anyway, so a process writes through one queue: appends
+  that arrive while a transaction is being written wait and go together into the next one (group commit).
+  Concurrent turns then cost one transaction, not one each, and never meet SQLite's busy handler, which
+  sleeps up to 100 ms at a time while another connection holds the write lock.
 - PostgreSQL: appends take a shared advisory lock on the conversation and compute their `seq` inside the
   transaction; two appends that pick the same numbers collide on the unique index, and the loser retries with
   fresh numbers. `replace` and `delete` take the same advisory lock exclusively, so no append slips between
@@ -26,6 +29,7 @@ import logging
 import os
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -53,8 +57,11 @@ DEFAULT_SQLITE_DB = "conductor.db"
 _APPEND_ATTEMPTS = 100
 _CONNECT_TIMEOUT_SECONDS = 10.0
 _SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
+_SQLITE_POOL_SIZE = 8
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
 _EVENT_COLUMNS = ("id", "sender_id", "seq", "type_name", "timestamp", "data")
+_MAX_BATCH = 256
+"""At most this many appends go into one SQLite transaction."""
 _DIALECT_HINT = "Use 'dialect: sqlite' (with 'db: conductor.db') or 'dialect: postgresql' (with url, port, db)."
 
 
@@ -123,6 +130,13 @@ def _without_secret(text: str, url: URL) -> str:
     return text.replace(url.password, "***") if url.password else text
 
 
+@dataclass
+class _PendingAppend:
+    sender_id: str
+    encoded: Sequence[EncodedEvent]
+    done: asyncio.Future[int] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
 class SQLTrackerStore(TrackerStore):
     """Conversations as rows of an events table in SQLite or PostgreSQL (see the module docstring)."""
 
@@ -150,6 +164,8 @@ class SQLTrackerStore(TrackerStore):
             sa.UniqueConstraint("sender_id", "seq", name=f"{table_name}_sender_id_seq_key"),
         )
         self._engine: AsyncEngine | None = None
+        self._pending: list[_PendingAppend] = []
+        self._writing: asyncio.Task[None] | None = None
 
     @classmethod
     def from_settings(cls, settings: TrackerStoreSettings, source: str | None = None) -> SQLTrackerStore:
@@ -166,7 +182,14 @@ class SQLTrackerStore(TrackerStore):
 
     def _create_engine(self, url: URL) -> AsyncEngine:
         if self._is_sqlite:
-            engine = create_async_engine(url, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_SECONDS})
+            # A fixed set of connections: each is a thread of aiosqlite's, and one opened per busy moment (the
+            # pool's overflow) costs a thread start and a file open for a single query.
+            engine = create_async_engine(
+                url,
+                pool_size=_SQLITE_POOL_SIZE,
+                max_overflow=0,
+                connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_SECONDS},
+            )
             sa_event.listen(engine.sync_engine, "connect", _prepare_sqlite_connection)
             sa_event.listen(engine.sync_engine, "begin", _begin_sqlite_transaction)
             return engine
@@ -251,6 +274,8 @@ class SQLTrackerStore(TrackerStore):
         self._table.metadata.create_all(conn, checkfirst=True)
 
     async def close(self) -> None:
+        if self._writing is not None:
+            await asyncio.shield(self._writing)  # appends already queued are written before the engine goes
         if self._engine is not None:
             engine, self._engine = self._engine, None
             await engine.dispose()
@@ -326,6 +351,62 @@ class SQLTrackerStore(TrackerStore):
         encoded = encode_events(events)
         if not encoded:
             return await self.count_events(sender_id)
+        if not self._is_sqlite:
+            return await self._append_one(sender_id, encoded)
+        self._started()
+        pending = _PendingAppend(sender_id, encoded)
+        self._pending.append(pending)
+        if self._writing is None:
+            self._writing = asyncio.create_task(self._write_pending())
+        return await pending.done
+
+    async def _write_pending(self) -> None:
+        """SQLite: write the queued appends, as many per transaction as have arrived, until none are left."""
+        try:
+            while self._pending:
+                batch, self._pending = self._pending[:_MAX_BATCH], self._pending[_MAX_BATCH:]
+                try:
+                    results = await self._append_batch(batch)
+                except Exception as error:  # the transaction failed: none of its appends is stored
+                    for item in batch:
+                        if not item.done.done():
+                            item.done.set_exception(error)
+                    continue
+                for item, result in zip(batch, results, strict=True):
+                    if not item.done.done():  # its caller may have given up (cancelled)
+                        item.done.set_result(result)
+        except BaseException as error:
+            for item in [*batch, *self._pending]:
+                if not item.done.done():
+                    item.done.set_exception(error)
+            self._pending = []
+            if not isinstance(error, Exception):
+                raise
+        finally:
+            self._writing = None
+
+    async def _append_batch(self, batch: Sequence[_PendingAppend]) -> list[int]:
+        """One transaction: number each conversation's new events after its highest `seq`, insert them all."""
+        table = self._table
+        senders = sorted({item.sender_id for item in batch})
+        rows: list[dict[str, Any]] = []
+        results: list[int] = []
+        async with self._writer(self._started()).begin() as conn:
+            query = (
+                sa.select(table.c.sender_id, sa.func.max(table.c.seq))
+                .where(table.c.sender_id.in_(senders))
+                .group_by(table.c.sender_id)
+            )
+            last: dict[str, int] = {str(sender): int(seq or 0) for sender, seq in (await conn.execute(query))}
+            for item in batch:
+                first = last.get(item.sender_id, 0) + 1
+                rows += self._rows(item.sender_id, first, item.encoded)
+                last[item.sender_id] = first + len(item.encoded) - 1
+                results.append(last[item.sender_id])
+            await conn.execute(sa.insert(table), rows)
+        return results
+
+    async def _append_one(self, sender_id: str, encoded: Sequence[EncodedEvent]) -> int:
         writer = self._writer(self._started())
         for attempt in range(1, _APPEND_ATTEMPTS + 1):
             try:

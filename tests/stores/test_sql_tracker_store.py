@@ -3,12 +3,14 @@ login_db, an existing table of the wrong shape, and clear errors for a server th
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
 import asyncpg
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import event as sa_event
 
 from bot.config import TrackerStoreSettings
 from bot.dialogue.events import SlotSet
@@ -81,6 +83,60 @@ async def test_stored_rows_hold_the_sequence_and_the_rasa_json(tmp_path: Path) -
         (1, "slot", 7.0, '{"event":"slot","timestamp":7.0,"name":"a","value":1}'),
         (2, "slot", 8.0, '{"event":"slot","timestamp":8.0,"name":"b","value":null}'),
     ]
+
+
+async def test_concurrent_sqlite_appends_share_transactions_and_keep_each_conversations_order(
+    tmp_path: Path,
+) -> None:
+    store = SQLTrackerStore(f"sqlite:///{tmp_path / 'bot.db'}")
+    async with store:
+        transactions = 0
+
+        def count(*_: object) -> None:
+            nonlocal transactions
+            transactions += 1
+
+        engine = store._started().sync_engine
+        sa_event.listen(engine, "commit", count)
+
+        async def conversation(number: int) -> list[int]:
+            return [await store.append(f"c{number % 10}", [SlotSet(name="n", value=[number, turn])])
+                    for turn in range(5)]
+
+        results = await asyncio.gather(*(conversation(n) for n in range(40)))
+        assert transactions < 200 / 4, f"{transactions} transactions for 200 appends"
+        for sender in range(10):
+            events = await store.retrieve(f"c{sender}")
+            assert len(events) == 20
+            # the appends of one caller keep their order, and every number 1..20 is given once
+            for number in range(sender, 40, 10):
+                values = [e.value[1] for e in events if e.value[0] == number]  # type: ignore[attr-defined]
+                assert values == list(range(5))
+            returned = sorted(seq for numbers in results[sender::10] for seq in numbers)
+            assert returned == list(range(1, 21)), "append did not return the conversation's new length"
+
+
+async def test_a_failed_transaction_fails_every_append_in_it_and_later_appends_work(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    async with SQLTrackerStore(f"sqlite:///{path}") as store:
+        await store.append("s", [SlotSet(name="a", value=1)])
+        with sqlite3.connect(path) as connection:  # a trigger that rejects one conversation's rows
+            connection.execute(
+                "CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.sender_id = 'bad' "
+                "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            )
+        outcomes = await asyncio.gather(
+            *(store.append(sender, [SlotSet(name="a", value=2)]) for sender in ("s", "bad", "t")),
+            return_exceptions=True,
+        )
+        assert any(isinstance(outcome, Exception) and "refused" in str(outcome) for outcome in outcomes)
+        with sqlite3.connect(path) as connection:
+            connection.execute("DROP TRIGGER refuse")
+        assert await store.append("t", [SlotSet(name="b", value=3)]) >= 1
+        assert await store.append("bad", [SlotSet(name="b", value=3)]) == 1
+        stored = {sender: len(await store.retrieve(sender)) for sender in ("s", "t", "bad")}
+        # nothing of a failed transaction is half-stored: each conversation holds whole appends only
+        assert stored["bad"] == 1 and stored["s"] in (1, 2) and stored["t"] in (1, 2)
 
 
 async def test_a_table_of_another_shape_is_reported(tmp_path: Path) -> None:
