@@ -28,8 +28,9 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from bot.dialogue.events import ActionExecuted, BotUttered, Event, UserUttered
-from bot.stores.lock_store import InMemoryLockStore, LockStore, RedisLockStore
+from bot.stores.lock_store import InMemoryLockStore, LockStore
 from bot.stores.memory import InMemoryTrackerStore
+from bot.stores.redis_lock import RedisLockStore
 from bot.stores.redis_store import RedisServer, RedisTrackerStore
 from bot.stores.sql import SQLTrackerStore
 from bot.stores.tracker_store import TrackerStore, decode_events, encode_events

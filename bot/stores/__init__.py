@@ -24,10 +24,10 @@ if TYPE_CHECKING:
         LockError,
         LockStore,
         LockTimeoutError,
-        RedisLockStore,
         create_lock_store,
     )
     from bot.stores.memory import InMemoryTrackerStore
+    from bot.stores.redis_lock import RedisLockStore
     from bot.stores.redis_store import RedisServer, RedisTrackerStore
     from bot.stores.sql import SQLTrackerStore
     from bot.stores.tracker_store import TrackerStore, create_tracker_store
@@ -37,7 +37,7 @@ _HOMES = {
     "LockError": "lock_store",
     "LockStore": "lock_store",
     "LockTimeoutError": "lock_store",
-    "RedisLockStore": "lock_store",
+    "RedisLockStore": "redis_lock",
     "create_lock_store": "lock_store",
     "InMemoryTrackerStore": "memory",
     "RedisServer": "redis_store",

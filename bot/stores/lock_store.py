@@ -8,10 +8,11 @@ TICKET_LOCK_LIFETIME environment variable): a holder that dies or hangs cannot b
 A holder that outlives its lifetime has lost the lock; its release then changes nothing (it can never free a
 lock that someone else holds since) and is logged as a warning.
 
-The Redis lock store keeps all of a conversation's lock state in Redis and changes it only in Lua scripts,
-which Redis runs one at a time; deciding who holds the lock and taking it are one step. (Rasa's Redis lock
-store reads its ticket list, decides in Python and writes it back, so two processes can both believe they
-hold the lock: Rasa issue #9213.) Keys, for conversation `c` and the default prefix `lock:`:
+The Redis lock store (`bot.stores.redis_lock`, imported only when endpoints.yml names it) keeps all of a
+conversation's lock state in Redis and changes it only in Lua scripts, which Redis runs one at a time;
+deciding who holds the lock and taking it are one step. (Rasa's Redis lock store reads its ticket list,
+decides in Python and writes it back, so two processes can both believe they hold the lock: Rasa issue
+#9213.) Keys, for conversation `c` and the default prefix `lock:`:
 - `lock:c`: the holder's random token, set only when the key is absent, with the lifetime as its expiry;
 - `lock-queue:c`: the waiters' tokens ordered by arrival (a sorted set), for first come, first served;
 - `lock-alive:c`: each waiter's "still waiting" deadline. Waiters ask again every few milliseconds (the
@@ -32,14 +33,10 @@ from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import NamedTuple, Self
-
-import redis.asyncio as redis
-from redis.commands.core import AsyncScript
+from typing import Self
 
 from bot.config import LockStoreSettings
 from bot.errors import ConductorError
-from bot.stores.redis_store import RedisServer, redis_key_prefix
 from bot.stores.tracker_store import import_store_class, warn_unused_settings
 
 __all__ = [
@@ -49,7 +46,6 @@ __all__ = [
     "LockError",
     "LockStore",
     "LockTimeoutError",
-    "RedisLockStore",
     "create_lock_store",
     "lock_lifetime_from_environment",
 ]
@@ -224,167 +220,6 @@ class InMemoryLockStore(LockStore):
         return not expired
 
 
-# --- Redis ------------------------------------------------------------------------------------------------
-
-_WAITER_TTL_MS = 2000
-_FIRST_POLL_SECONDS = 0.001
-_POLL_SECONDS_PER_PLACE = 0.004
-"""A waiter sleeps at most this long per place in the queue between asks: the next in line asks often."""
-_LONGEST_POLL_SECONDS = 0.025
-
-# KEYS: lock, queue, alive. ARGV: token, lifetime in ms, waiter ttl in ms.
-# Returns 0 when the lock is taken, else the waiter's place in the queue (1: next in line).
-_ACQUIRE_SCRIPT = """
-local lock, queue, alive = KEYS[1], KEYS[2], KEYS[3]
-local token, lifetime, waiter_ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
-if redis.call('EXISTS', lock) == 0 and redis.call('ZCARD', queue) == 0 then
-  redis.call('SET', lock, token, 'PX', lifetime)
-  return 0
-end
-local clock = redis.call('TIME')
-local now_us = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
-local now_ms = math.floor(now_us / 1000)
-if not redis.call('ZSCORE', queue, token) then
-  redis.call('ZADD', queue, now_us, token)
-end
-redis.call('HSET', alive, token, now_ms + waiter_ttl)
-local place, live = 0, 0
-for _, waiter in ipairs(redis.call('ZRANGE', queue, 0, -1)) do
-  if tonumber(redis.call('HGET', alive, waiter) or 0) < now_ms then
-    redis.call('ZREM', queue, waiter)
-    redis.call('HDEL', alive, waiter)
-  else
-    live = live + 1
-    if waiter == token then place = live end
-  end
-end
-if place == 1 and redis.call('EXISTS', lock) == 0 then
-  redis.call('SET', lock, token, 'PX', lifetime)
-  redis.call('ZREM', queue, token)
-  redis.call('HDEL', alive, token)
-  place = 0
-end
-redis.call('PEXPIRE', queue, waiter_ttl)
-redis.call('PEXPIRE', alive, waiter_ttl)
-return place
-"""
-
-# KEYS: lock, queue, alive. ARGV: token. Leaves the queue; frees the lock only if this token holds it.
-_RELEASE_SCRIPT = """
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('HDEL', KEYS[3], ARGV[1])
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  return 1
-end
-return 0
-"""
-
-
-class _Scripts(NamedTuple):
-    acquire: AsyncScript
-    release: AsyncScript
-
-
-class RedisLockStore(LockStore):
-    """Locks shared by every process that uses the same Redis database (see the module docstring)."""
-
-    def __init__(
-        self,
-        server: RedisServer | None = None,
-        *,
-        key_prefix: str = DEFAULT_LOCK_KEY_PREFIX,
-        lock_lifetime: float = DEFAULT_LOCK_LIFETIME,
-        source: str | None = None,
-    ) -> None:
-        super().__init__(lock_lifetime)
-        self._server = server or RedisServer(db=1)
-        self._prefix = key_prefix
-        stem = key_prefix[:-1] if key_prefix.endswith(":") else key_prefix
-        self._queue_prefix = f"{stem}-queue:"
-        self._alive_prefix = f"{stem}-alive:"
-        self._source = source
-        self._redis: redis.Redis | None = None
-        self._scripts: _Scripts | None = None
-
-    @classmethod
-    def from_settings(cls, settings: LockStoreSettings, source: str | None = None) -> RedisLockStore:
-        used = ["url", "port", "db", "username", "password", "use_ssl", "key_prefix", "socket_timeout",
-                "ssl_keyfile", "ssl_certfile", "ssl_ca_certs"]
-        warn_unused_settings(settings, used, "Redis lock store", source)
-        return cls(
-            RedisServer.from_settings(settings, default_db=1, source=source),
-            key_prefix=redis_key_prefix(settings.key_prefix, DEFAULT_LOCK_KEY_PREFIX, source),
-            lock_lifetime=lock_lifetime_from_environment(source),
-            source=source,
-        )
-
-    def keys_of(self, conversation_id: str) -> list[str]:
-        """The lock, queue and waiter keys of a conversation."""
-        return [
-            self._prefix + conversation_id,
-            self._queue_prefix + conversation_id,
-            self._alive_prefix + conversation_id,
-        ]
-
-    async def start(self) -> None:
-        if self._redis is None:
-            client = await self._server.connect("Redis lock store", "lock_store", self._source)
-            self._scripts = _Scripts(client.register_script(_ACQUIRE_SCRIPT), client.register_script(_RELEASE_SCRIPT))
-            self._redis = client
-
-    async def close(self) -> None:
-        if self._redis is not None:
-            client, self._redis, self._scripts = self._redis, None, None
-            await client.aclose()
-
-    def _started(self) -> _Scripts:
-        if self._scripts is None:
-            raise RuntimeError("the Redis lock store is not started: call `await store.start()` first")
-        return self._scripts
-
-    async def acquire(self, conversation_id: str, lifetime: float, wait_timeout: float | None) -> str:
-        scripts = self._started()
-        loop = asyncio.get_running_loop()
-        token = uuid.uuid4().hex
-        keys = self.keys_of(conversation_id)
-        arguments: list[str | int] = [token, max(1, round(lifetime * 1000)), _WAITER_TTL_MS]
-        deadline = None if wait_timeout is None else loop.time() + wait_timeout
-        pause = _FIRST_POLL_SECONDS
-        try:
-            while True:
-                async with self._server.answer_within():
-                    place = int(await scripts.acquire(keys=keys, args=arguments))
-                if place == 0:
-                    return token
-                now = loop.time()
-                if deadline is not None and now >= deadline:
-                    raise LockTimeoutError(conversation_id, wait_timeout or 0.0)
-                pause = min(pause, _POLL_SECONDS_PER_PLACE * place, _LONGEST_POLL_SECONDS)
-                await asyncio.sleep(pause if deadline is None else min(pause, deadline - now))
-                pause *= 2
-        except BaseException:
-            # leave the queue, and free the lock if the script took it but its answer was lost
-            await asyncio.shield(self._leave(scripts, keys, token))
-            raise
-
-    async def _leave(self, scripts: _Scripts, keys: list[str], token: str) -> None:
-        try:
-            async with self._server.answer_within():
-                await scripts.release(keys=keys, args=[token])
-        except (OSError, redis.RedisError) as exc:
-            logger.warning(
-                "could not leave the lock queue of %r (a waiter that stops asking is dropped within 2 s): %s",
-                keys[0],
-                exc,
-            )
-
-    async def release(self, conversation_id: str, token: str) -> bool:
-        scripts = self._started()
-        async with self._server.answer_within():
-            return bool(await scripts.release(keys=self.keys_of(conversation_id), args=[token]))
-
-
 # --- factory ----------------------------------------------------------------------------------------------
 
 
@@ -400,6 +235,8 @@ def create_lock_store(settings: LockStoreSettings | None, source: str | Path | N
         warn_unused_settings(settings, (), "in-memory lock store", where)
         return InMemoryLockStore(lock_lifetime_from_environment(where))
     if settings.type == "redis":
+        from bot.stores.redis_lock import RedisLockStore
+
         return RedisLockStore.from_settings(settings, where)
     store_class = import_store_class(settings.type, LockStore, "lock store", where)
     store: LockStore = store_class.from_settings(settings, where)

@@ -23,7 +23,8 @@ import pytest
 import yaml
 
 from bot.config import load_endpoints
-from bot.stores.lock_store import RedisLockStore, create_lock_store
+from bot.stores.lock_store import create_lock_store
+from bot.stores.redis_lock import RedisLockStore
 from bot.stores.sql import SQLTrackerStore
 from bot.stores.tracker_store import create_tracker_store
 

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 import redis.asyncio as redis
 
-from bot.stores.lock_store import InMemoryLockStore, LockStore, RedisLockStore
+from bot.stores.lock_store import InMemoryLockStore, LockStore
 from bot.stores.memory import InMemoryTrackerStore
+from bot.stores.redis_lock import RedisLockStore
 from bot.stores.redis_store import RedisTrackerStore
 from bot.stores.sql import SQLTrackerStore
 from bot.stores.tracker_store import TrackerStore

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bot.stores.lock_store import RedisLockStore
+from bot.stores.redis_lock import RedisLockStore
 from bot.stores.redis_store import RedisServer
 
 

@@ -14,7 +14,8 @@ from typing import Any
 
 import redis.asyncio as redis
 
-from bot.stores.lock_store import LockTimeoutError, RedisLockStore
+from bot.stores.lock_store import LockTimeoutError
+from bot.stores.redis_lock import RedisLockStore
 
 from .helpers import delete_redis_keys, redis_server, run_id
 

@@ -9,8 +9,9 @@ import pytest
 
 from bot.config import LockStoreSettings, TrackerStoreSettings, load_endpoints
 from bot.errors import ConductorError
-from bot.stores.lock_store import InMemoryLockStore, RedisLockStore, create_lock_store
+from bot.stores.lock_store import InMemoryLockStore, create_lock_store
 from bot.stores.memory import InMemoryTrackerStore
+from bot.stores.redis_lock import RedisLockStore
 from bot.stores.redis_store import RedisTrackerStore
 from bot.stores.sql import SQLTrackerStore
 from bot.stores.tracker_store import create_tracker_store
