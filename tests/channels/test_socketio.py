@@ -308,11 +308,14 @@ def token(key: str = SECRET, **claims: Any) -> str:
     return jwt.encode({"sub": "user-1", **claims}, key, algorithm="HS256")
 
 
+# Tokens are made when the test runs: one made at collection time could expire before a long run reaches it.
 @pytest.mark.parametrize(
-    "auth",
-    [{"token": token()}, {"token": "Bearer " + token()}, {"token": token(exp=int(time.time()) + 60)}],
+    "make_token",
+    [lambda: token(), lambda: "Bearer " + token(), lambda: token(exp=int(time.time()) + 60)],
+    ids=["plain", "bearer", "not-expired"],
 )
-async def test_a_valid_jwt_is_accepted(bot: Recorder, auth: dict[str, str]) -> None:
+async def test_a_valid_jwt_is_accepted(bot: Recorder, make_token: Callable[[], str]) -> None:
+    auth = {"token": make_token()}
     async with Server(SocketIOInput(SocketIOSettings(jwt_key=SECRET, jwt_method="HS256")), bot) as server:
         widget = await connected(server, auth=auth)
         await widget.emit("user_uttered", {"message": "authenticated"})
