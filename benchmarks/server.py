@@ -1,6 +1,8 @@
-"""Server figures: throughput and latency of the REST channel, cold start, and memory, per tracker store.
+"""Server figures: throughput and latency of the REST channel, cold start, and memory, per tracker store; and
+throughput when several server processes share the stores (scale-out).
 
-Run: `.venv/bin/python benchmarks/server.py [sqlite|postgresql|redis|memory ...]` (default: the first three).
+Run: `.venv/bin/python benchmarks/server.py [sqlite|postgresql|redis|memory|scale ...]` (default: sqlite,
+postgresql, redis and scale; `benchmarks/server.py scale` runs the scale-out figures alone).
 The rasa-init bot (NLU included when the pipeline exists, else `/intent` messages) runs as one
 `bot.server.run` process on loopback; an aiohttp client in this process plays the users. Per store:
 
@@ -8,6 +10,18 @@ The rasa-init bot (NLU included when the pipeline exists, else `/intent` message
 - 32 concurrent senders: messages/s and p50/p99 latency over at most MESSAGES messages or SECONDS seconds;
 - one sender: p50 latency of sequential messages;
 - RSS of the server after its first answer, and after 10,000 conversations (one message each, 32 at a time).
+
+`scale`: 1, then 2 `bot.server.run` processes (same model, each on its own port) sharing the PostgreSQL
+tracker store and the Redis lock store, as a scaled-out deployment does. The 32 concurrent senders send each
+message to the next process in turn (round-robin per request, as a load balancer without sticky sessions
+would; no proxy in between), so consecutive messages of one conversation are answered by different processes.
+Printed per process count: messages/s and p50/p99 latency over at most MESSAGES messages or SECONDS seconds.
+Client, servers, PostgreSQL and Redis share this machine's CPUs, which bounds what a second process can add.
+
+`broker`: 1 process on PostgreSQL and Redis as in `scale`, without and then with the RabbitMQ event broker
+(`event_broker` in endpoints.yml, RabbitMQ at CONDUCTOR_BENCH_RABBITMQ_URL, default
+amqp://guest:guest@127.0.0.1:5672/, a queue and exchange of the run's own, deleted afterwards): messages/s and
+p50/p99 each, and how many of the stored events reached the queue by the time the server had stopped.
 
 PostgreSQL and Redis are found at CONDUCTOR_BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432)
 and CONDUCTOR_BENCH_REDIS_URL (default redis://127.0.0.1:6379/0); the benchmark uses a database
@@ -19,6 +33,7 @@ beside them.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import signal
 import socket
@@ -39,10 +54,14 @@ REPO = Path(__file__).resolve().parents[1]
 RASA_INIT = REPO / ".." / "shared" / "data" / "rasa-projects" / "rasa-init-3.6.21"
 POSTGRES = urlsplit(os.environ.get("CONDUCTOR_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432"))
 REDIS = urlsplit(os.environ.get("CONDUCTOR_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
+RABBITMQ = urlsplit(os.environ.get("CONDUCTOR_BENCH_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/"))
 BENCH_DATABASE = "conductor_bench"
 
 STORES = ("sqlite", "postgresql", "redis", "memory")
 """`memory` (not run by default) keeps conversations in the process: the server and runtime without a store."""
+MODES = (*STORES, "scale", "broker")
+DEFAULT_MODES = ("sqlite", "postgresql", "redis", "scale")
+SCALE_PROCESSES = (1, 2)
 
 CONCURRENCY = 32
 MESSAGES = 20_000
@@ -88,7 +107,6 @@ def train(folder: Path) -> Path:
 def endpoints_for(store: str, run: str) -> str:
     if store == "memory":
         return ""
-    redis_keys = f"  url: {REDIS.hostname}\n  port: {REDIS.port or 6379}\n  db: {REDIS.path.strip('/') or 0}\n"
     if store == "sqlite":
         return f"tracker_store:\n  type: sql\n  dialect: sqlite\n  db: {{folder}}/bench-{run}.db\n"
     if store == "postgresql":
@@ -99,9 +117,14 @@ def endpoints_for(store: str, run: str) -> str:
             f"  username: {POSTGRES.username}\n{password}"
         )
     return (
-        f"tracker_store:\n  type: redis\n{redis_keys}  key_prefix: bench{run}:tracker\n"
-        f"lock_store:\n  type: redis\n{redis_keys}  key_prefix: bench{run}:lock\n"
+        f"tracker_store:\n  type: redis\n{redis_keys()}  key_prefix: bench{run}:tracker\n"
+        f"lock_store:\n  type: redis\n{redis_keys()}  key_prefix: bench{run}:lock\n"
     )
+
+
+def redis_keys() -> str:
+    """The Redis server's keys in an endpoints.yml section."""
+    return f"  url: {REDIS.hostname}\n  port: {REDIS.port or 6379}\n  db: {REDIS.path.strip('/') or 0}\n"
 
 
 def free_port() -> int:
@@ -136,16 +159,18 @@ class Figures:
 
 
 class Users:
-    """The client side: posts messages to the REST webhook and times each answer."""
+    """The client side: posts messages to the REST webhook (of each server in turn) and times each answer."""
 
-    def __init__(self, session: aiohttp.ClientSession, base: str, messages: Sequence[str]) -> None:
+    def __init__(self, session: aiohttp.ClientSession, bases: Sequence[str], messages: Sequence[str]) -> None:
         self.session = session
-        self.url = f"{base}/webhooks/rest/webhook"
+        self.urls = [f"{base}/webhooks/rest/webhook" for base in bases]
+        self.turn = itertools.count()
         self.messages = messages
 
     async def say(self, sender: str, text: str) -> float:
+        url = self.urls[next(self.turn) % len(self.urls)]
         started = time.perf_counter()
-        async with self.session.post(self.url, json={"sender": sender, "message": text}) as response:
+        async with self.session.post(url, json={"sender": sender, "message": text}) as response:
             await response.read()
             if response.status != 200:
                 raise RuntimeError(f"the server answered {response.status}: {await response.text()}")
@@ -196,28 +221,54 @@ async def first_answer(base: str, messages: Sequence[str], process: subprocess.P
             await asyncio.sleep(0.005)
 
 
-async def measure(store: str, model: Path, folder: Path, messages: Sequence[str]) -> Figures:
-    run = uuid.uuid4().hex[:8]
-    endpoints = folder / f"endpoints-{store}.yml"
-    endpoints.write_text(endpoints_for(store, run).replace("{folder}", str(folder)))
-    credentials = folder / "credentials.yml"
-    credentials.write_text("rest:\n")
+@dataclass
+class ScaleFigures:
+    processes: int
+    throughput: float
+    p50: float
+    p99: float
+    sent: int
+    published: int | None = None
+    """With the event broker: messages in its queue once the servers stopped, and events stored."""
+    stored: int | None = None
+
+
+def start_server(model: Path, endpoints: Path, credentials: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-c", SERVER, str(model), str(endpoints), str(credentials), str(port)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+    return process, f"http://127.0.0.1:{port}"
+
+
+def stop_servers(processes: Sequence[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+async def measure(store: str, model: Path, folder: Path, messages: Sequence[str]) -> Figures:
+    run = uuid.uuid4().hex[:8]
+    endpoints = folder / f"endpoints-{store}.yml"
+    endpoints.write_text(endpoints_for(store, run).replace("{folder}", str(folder)))
+    credentials = folder / "credentials.yml"
+    credentials.write_text("rest:\n")
+    started = time.perf_counter()
+    process, base = start_server(model, endpoints, credentials)
     try:
         await first_answer(base, messages, process)
         cold_start = time.perf_counter() - started
         rss_start = rss_mb(process.pid)
         connector = aiohttp.TCPConnector(limit=CONCURRENCY * 2)
         async with aiohttp.ClientSession(connector=connector) as session:
-            users = Users(session, base, messages)
+            users = Users(session, [base], messages)
             await users.concurrent(f"warm{run}", CONCURRENCY, 600, 5.0)
             elapsed, latencies = await users.concurrent(run, CONCURRENCY, MESSAGES, SECONDS)
             single: list[float] = []
@@ -235,12 +286,106 @@ async def measure(store: str, model: Path, folder: Path, messages: Sequence[str]
             rss_after=rss_mb(process.pid),
         )
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_servers([process])
         await cleanup(store, run)
+
+
+async def measure_scale(
+    count: int, model: Path, folder: Path, messages: Sequence[str], *, broker: bool = False
+) -> ScaleFigures:
+    """`count` server processes sharing PostgreSQL (conversations) and Redis (locks), 32 senders round-robin;
+    with `broker`, each also publishes every stored event to RabbitMQ."""
+    run = uuid.uuid4().hex[:8]
+    endpoints = folder / f"endpoints-scale-{run}.yml"
+    endpoints.write_text(
+        endpoints_for("postgresql", run) + f"lock_store:\n  type: redis\n{redis_keys()}  key_prefix: bench{run}:lock\n"
+        + (broker_section(run) if broker else "")
+    )
+    credentials = folder / "credentials.yml"
+    credentials.write_text("rest:\n")
+    processes: list[subprocess.Popen[bytes]] = []
+    bases: list[str] = []
+    try:
+        for _ in range(count):  # one after the other: the first creates the database
+            process, base = start_server(model, endpoints, credentials)
+            processes.append(process)
+            bases.append(base)
+            await first_answer(base, messages, process)
+        connector = aiohttp.TCPConnector(limit=CONCURRENCY * 2)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            users = Users(session, bases, messages)
+            await users.concurrent(f"warm{run}", CONCURRENCY, 600, 5.0)
+            elapsed, latencies = await users.concurrent(run, CONCURRENCY, MESSAGES, SECONDS)
+        stop_servers(processes)
+        figures = ScaleFigures(
+            processes=count,
+            throughput=len(latencies) / elapsed,
+            p50=statistics.median(latencies),
+            p99=percentile(latencies, 0.99),
+            sent=len(latencies),
+        )
+        if broker:
+            figures.published = await queue_length(run)
+            figures.stored = await stored_events()
+        return figures
+    finally:
+        stop_servers(processes)
+        if broker:
+            await delete_queue(run)
+        await cleanup("postgresql", run)
+        await cleanup("redis", run)
+
+
+def broker_section(run: str) -> str:
+    return (
+        f"event_broker:\n  type: pika\n  url: {RABBITMQ.hostname}\n  port: {RABBITMQ.port or 5672}\n"
+        f"  username: {RABBITMQ.username or 'guest'}\n  password: {RABBITMQ.password or 'guest'}\n"
+        f"  queues: [bench_{run}]\n  exchange_name: bench-{run}\n"
+    )
+
+
+async def queue_length(run: str) -> int:
+    import aio_pika
+
+    connection = await aio_pika.connect(RABBITMQ.geturl())
+    async with connection:
+        queue = await (await connection.channel()).declare_queue(f"bench_{run}", passive=True)
+        return queue.declaration_result.message_count or 0
+
+
+async def delete_queue(run: str) -> None:
+    import aio_pika
+
+    connection = await aio_pika.connect(RABBITMQ.geturl())
+    async with connection:
+        channel = await connection.channel()
+        await channel.queue_delete(f"bench_{run}")
+        await channel.exchange_delete(f"bench-{run}")
+
+
+async def stored_events() -> int:
+    import asyncpg
+
+    connection = await asyncpg.connect(
+        host=POSTGRES.hostname, port=POSTGRES.port or 5432, user=POSTGRES.username, password=POSTGRES.password,
+        database=BENCH_DATABASE,
+    )
+    try:
+        return int(await connection.fetchval("SELECT count(*) FROM events"))
+    finally:
+        await connection.close()
+
+
+def report_scale(title: str, figures: Sequence[tuple[str, ScaleFigures]]) -> None:
+    print(f"\n== {title}, {CONCURRENCY} concurrent senders ==")
+    for name, row in figures:
+        print(f"  {name:22s} {row.throughput:8,.0f} msg/s ({row.sent:,} messages)   p50 {row.p50 * 1000:6.1f} ms"
+              f"   p99 {row.p99 * 1000:6.1f} ms")
+        if row.published is not None:
+            print(f"  {'':22s} {row.published:,} of {row.stored:,} stored events in the broker's queue")
+    if len(figures) > 1:
+        print(f"  {figures[-1][0]} / {figures[0][0]}: {figures[-1][1].throughput / figures[0][1].throughput:.2f}x "
+              "the throughput")
 
 
 async def cleanup(store: str, run: str) -> None:
@@ -282,20 +427,34 @@ def report(figures: Figures) -> None:
         print(f"  {name:48s} {value:>28s}   target {target}" if target else f"  {name:48s} {value:>28s}")
 
 
-async def main(stores: Sequence[str]) -> None:
+async def main(modes: Sequence[str]) -> None:
     messages = CONVERSATION_TEXT if nlu_available() else CONVERSATION_PAYLOADS
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
         model = train(folder / "models")
         print(f"model: {model.name} ({'NLU + dialogue' if nlu_available() else 'dialogue only, /intent messages'})")
         print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (client and server share them)")
-        for store in stores:
-            report(await measure(store, model, folder, messages))
+        for mode in modes:
+            if mode == "scale":
+                report_scale(
+                    "scale-out: bot.server.run processes sharing PostgreSQL (tracker store) and Redis (lock store), "
+                    "each message to the next process",
+                    [(f"{count} process{'es' if count > 1 else ''}",
+                      await measure_scale(count, model, folder, messages)) for count in SCALE_PROCESSES],
+                )
+            elif mode == "broker":
+                report_scale(
+                    "event broker: 1 process on PostgreSQL and Redis, without and with publishing to RabbitMQ",
+                    [(name, await measure_scale(1, model, folder, messages, broker=broker))
+                     for name, broker in (("no event broker", False), ("RabbitMQ event broker", True))],
+                )
+            else:
+                report(await measure(mode, model, folder, messages))
 
 
 if __name__ == "__main__":
-    chosen = sys.argv[1:] or ["sqlite", "postgresql", "redis"]
-    unknown = [store for store in chosen if store not in STORES]
+    chosen = sys.argv[1:] or list(DEFAULT_MODES)
+    unknown = [mode for mode in chosen if mode not in MODES]
     if unknown:
-        sys.exit(f"unknown store {unknown[0]!r}; choose from {', '.join(STORES)}")
+        sys.exit(f"unknown mode {unknown[0]!r}; choose from {', '.join(MODES)}")
     asyncio.run(main(chosen))

@@ -474,6 +474,13 @@ def run(
     jwt_secret: Annotated[str | None, typer.Option("--jwt-secret", help="Secret to verify JWTs.")] = None,
     jwt_method: Annotated[str, typer.Option("--jwt-method", help="JWT signing method.")] = "HS256",
     cors: Annotated[list[str] | None, typer.Option("--cors", help="Allowed CORS origin (repeatable; * any).")] = None,
+    watch_models: Annotated[bool, typer.Option(
+        "--watch-models/--no-watch-models",
+        help="When --model is a folder of models, serve a newer model appearing there without a restart.",
+    )] = True,
+    watch_interval: Annotated[float, typer.Option(
+        "--watch-interval", min=0.1, help="Seconds between two looks for a new model."
+    )] = 2.0,
 ) -> None:
     """Serve the bot: the channels in credentials.yml, the web chat at /, and the HTTP API with --enable-api."""
     from bot.server import run as run_server
@@ -489,6 +496,8 @@ def run(
         jwt_secret,
         jwt_method,
         cors,
+        watch_models=watch_models,
+        watch_interval=watch_interval,
     )
 
 

@@ -549,7 +549,12 @@ class LockStoreSettings(_Settings):
 
 
 class EventBrokerSettings(_Settings):
-    """`event_broker`: where every conversation event is also published. No `type` means pika, as in Rasa."""
+    """`event_broker`: where every conversation event is also published. No `type` means pika, as in Rasa.
+
+    For pika (RabbitMQ), `url` is a host name or an `amqp://`/`amqps://` URL; `exchange_name` the fanout
+    exchange the `queues` are bound to; `raise_on_failure` makes a broker that cannot be reached at start-up
+    stop the server; `retry_delay_in_seconds` is the longest wait between two reconnection attempts.
+    """
 
     type: _Text = "pika"
     url: _Text | None = None
@@ -557,6 +562,9 @@ class EventBrokerSettings(_Settings):
     username: str | None = None
     password: _Secret | None = None
     queues: list[_Text] | None = None
+    exchange_name: _Text | None = None
+    raise_on_failure: bool | None = None
+    retry_delay_in_seconds: _Seconds | None = None
 
     @field_validator("type", mode="before")
     @classmethod

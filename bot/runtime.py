@@ -4,35 +4,49 @@ events, send the replies on the channel the message came from, release the lock.
 Trackers are cached per conversation together with the sequence number of their last stored event. Under the
 conversation's lock, only the events stored after that number are read (normally none; events another process
 appended when several share one store), so a turn costs the same in a conversation of 10,000 events as in a new
-one. The store stays the truth: a cache miss rebuilds the tracker from it.
+one. With an in-memory lock store this process is the only one serving its conversations (several processes
+must share a Redis lock store), so a cached tracker is current and that read is skipped. The store stays the
+truth: a cache miss rebuilds the tracker from it.
+
+Swapping the model (`swap_model`, `serve_model_from`) never disturbs a turn in flight. What is served is one
+*generation*: the model, its processor, its actions and its tracker cache. A turn takes the current generation
+when it starts and keeps it to the end; a swap makes a new generation current (with an empty cache, since
+trackers carry their domain's slots), and the old one's actions are closed once its last turn has finished.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from bot.brokers.broker import EventBroker
 from bot.dialogue.actions import ActionRegistry
 from bot.dialogue.events import Event
 from bot.dialogue.policies.ensemble import max_number_of_predictions
 from bot.dialogue.processor import MessageProcessor
 from bot.dialogue.tracker import DialogueStateTracker
 from bot.errors import ConductorError
-from bot.model import LoadedModel
+from bot.model import LoadedModel, load_model
 from bot.stores.lock_store import InMemoryLockStore, LockStore
 from bot.stores.memory import InMemoryTrackerStore
 from bot.stores.tracker_store import TrackerStore
 from channels.base import CollectingOutputChannel, OutputChannel, UserMessage
 
-__all__ = ["Runtime", "TurnResult"]
+__all__ = ["ActionsFactory", "Runtime", "TurnResult"]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_CACHE_SIZE = 10_000
+
+ActionsFactory = Callable[[LoadedModel], ActionRegistry]
+"""Builds the actions a model runs (the server's is `bot.plugins.build_action_registry` for its instance)."""
 
 
 @dataclass
@@ -63,12 +77,39 @@ class _TrackerCache:
     def drop(self, sender_id: str) -> None:
         self._items.pop(sender_id, None)
 
-    def clear(self) -> None:
-        self._items.clear()
+
+class _Generation:
+    """One served model: its processor and actions, the trackers cached for its domain, and how many turns
+    are using it."""
+
+    def __init__(self, model: LoadedModel, actions: ActionRegistry, cache_size: int) -> None:
+        if model.dialogue is None:
+            raise ConductorError.single(
+                "this model has no dialogue part (it was trained with `bot train nlu`)",
+                model.path,
+                hint="Train the whole model with `bot train`.",
+            )
+        self.model = model
+        self.actions = actions
+        self.processor = MessageProcessor(
+            model.domain,
+            model.parse if model.nlu is not None else None,
+            model.dialogue,
+            actions,
+            max_predictions=max_number_of_predictions(),
+        )
+        self.cache = _TrackerCache(cache_size)
+        self.turns = 0
+        self.retired = False
 
 
 class Runtime:
-    """The bot at run time: a loaded model, the stores, and the actions it may run."""
+    """The bot at run time: a loaded model, the stores, and the actions it may run.
+
+    `actions` serve the first model. With `actions_for`, every model swapped in later gets its own actions
+    built by it (the old ones are closed when the last turn using them ends); without, all models share
+    `actions`.
+    """
 
     def __init__(
         self,
@@ -78,60 +119,144 @@ class Runtime:
         actions: ActionRegistry | None = None,
         *,
         cache_size: int = DEFAULT_CACHE_SIZE,
+        event_broker: EventBroker | None = None,
+        actions_for: ActionsFactory | None = None,
     ) -> None:
         self.tracker_store = tracker_store if tracker_store is not None else InMemoryTrackerStore()
         self.lock_store = lock_store if lock_store is not None else InMemoryLockStore()
-        self.actions = actions if actions is not None else ActionRegistry()
-        self._cache = _TrackerCache(cache_size)
-        self.model = model
-        self.processor = self._processor(model)
+        self.event_broker = event_broker  # told of every event once it is stored
+        # only a shared lock store lets other processes write this store's conversations (see the docstring)
+        self._sole_writer = isinstance(self.lock_store, InMemoryLockStore)
+        if actions is None:
+            actions = actions_for(model) if actions_for is not None else ActionRegistry()
+        self._actions_for = actions_for
+        self._cache_size = cache_size
+        self._served = _Generation(model, actions, cache_size)
+        self._closing: set[asyncio.Task[None]] = set()
+        self._unclosed: list[ActionRegistry] = []
 
-    def _processor(self, model: LoadedModel) -> MessageProcessor:
-        if model.dialogue is None:
-            raise ConductorError.single(
-                "this model has no dialogue part (it was trained with `bot train nlu`)",
-                model.path,
-                hint="Train the whole model with `bot train`.",
-            )
-        return MessageProcessor(
-            model.domain,
-            model.parse if model.nlu is not None else None,
-            model.dialogue,
-            self.actions,
-            max_predictions=max_number_of_predictions(),
-        )
+    # --- the served model ---------------------------------------------------------------------------------
 
-    def swap_model(self, model: LoadedModel) -> None:
-        """Serve `model` from the next turn on; turns in flight finish with the model they started with."""
-        processor = self._processor(model)
-        self.model, self.processor = model, processor
-        self._cache.clear()  # trackers carry the old domain's slots
+    @property
+    def model(self) -> LoadedModel:
+        return self._served.model
+
+    @property
+    def processor(self) -> MessageProcessor:
+        return self._served.processor
+
+    @property
+    def actions(self) -> ActionRegistry:
+        return self._served.actions
 
     @property
     def domain(self) -> Any:
-        return self.model.domain
+        return self._served.model.domain
+
+    def _generation(self, model: LoadedModel) -> _Generation:
+        actions = self._actions_for(model) if self._actions_for is not None else self._served.actions
+        return _Generation(model, actions, self._cache_size)
+
+    def swap_model(self, model: LoadedModel) -> None:
+        """Serve `model` from the next turn on; turns in flight finish with the model (and actions) they
+        started with. Raises `ConductorError` (and keeps serving the old model) when `model` cannot be served.
+        Builds the new actions on the calling thread; `serve_model_from` does all of it off the event loop."""
+        self._make_current(self._generation(model))
+
+    async def serve_model_from(self, path: Path | str) -> LoadedModel:
+        """Load the model at `path` and build its actions in a worker thread, then serve it (as `swap_model`).
+        A model that cannot be read or served raises `ConductorError`; the old one is served on."""
+        generation = await asyncio.to_thread(self._load_generation, path)
+        self._make_current(generation)
+        return generation.model
+
+    def _load_generation(self, path: Path | str) -> _Generation:
+        try:
+            model = load_model(path)
+        except ConductorError:
+            raise
+        except Exception as exc:  # a damaged file (a truncated array, a missing part): reading runs no code
+            raise ConductorError.single(
+                f"the model cannot be read: {type(exc).__name__}: {exc}",
+                path,
+                hint="The model is damaged or incomplete; train it again with `bot train`, or give another model.",
+            ) from None
+        return self._generation(model)
+
+    def _make_current(self, generation: _Generation) -> None:
+        old, self._served = self._served, generation
+        old.retired = True
+        if old.turns == 0:
+            self._retire(old)
+
+    @contextmanager
+    def _in_flight(self) -> Iterator[_Generation]:
+        """The current generation, kept (and its actions left open) until the block ends."""
+        generation = self._served
+        generation.turns += 1
+        try:
+            yield generation
+        finally:
+            generation.turns -= 1
+            if generation.retired and generation.turns == 0:
+                self._retire(generation)
+
+    def _retire(self, generation: _Generation) -> None:
+        """Close a generation's actions once no turn uses them (unless the served model shares them)."""
+        actions = generation.actions
+        if actions is self._served.actions:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._unclosed.append(actions)  # swapped outside the event loop: closed by `close`
+            return
+        task = loop.create_task(self._close_actions(actions), name="close the actions of a replaced model")
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    @staticmethod
+    async def _close_actions(actions: ActionRegistry) -> None:
+        close_actions = getattr(actions, "close", None)
+        if close_actions is None:
+            return
+        try:
+            await close_actions()
+        except Exception:
+            logger.exception("closing the actions of a replaced model failed")
 
     async def start(self) -> None:
         await self.tracker_store.start()
         await self.lock_store.start()
+        if self.event_broker is not None:
+            await self.event_broker.start()
 
     async def close(self) -> None:
         await self.tracker_store.close()
         await self.lock_store.close()
+        if self.event_broker is not None:
+            await self.event_broker.close()
+        if self._closing:
+            await asyncio.gather(*self._closing)
+        unclosed, self._unclosed = self._unclosed, []
+        for actions in unclosed:
+            await self._close_actions(actions)
         close_actions = getattr(self.actions, "close", None)
         if close_actions is not None:
             await close_actions()
 
     # --- trackers -----------------------------------------------------------------------------------------
 
-    async def _load(self, sender_id: str) -> tuple[DialogueStateTracker, int]:
+    async def _load(self, served: _Generation, sender_id: str) -> tuple[DialogueStateTracker, int]:
         """The conversation's tracker, up to date with the store (call under the conversation's lock)."""
-        cached = self._cache.get(sender_id)
+        cached = served.cache.get(sender_id)
         if cached is None:
             events = await self.tracker_store.retrieve_since(sender_id, 0)
-            tracker = DialogueStateTracker.for_domain(sender_id, self.model.domain, events)
+            tracker = DialogueStateTracker.for_domain(sender_id, served.model.domain, events)
             return tracker, len(events)
         tracker, seq = cached
+        if self._sole_writer:
+            return tracker, seq
         newer = await self.tracker_store.retrieve_since(sender_id, seq)
         for event in newer:
             tracker.update(event)
@@ -139,36 +264,41 @@ class Runtime:
 
     async def tracker(self, sender_id: str) -> DialogueStateTracker:
         """A copy of the conversation's current tracker (for the HTTP API)."""
+        served = self._served
         async with self.lock_store.lock(sender_id):
-            tracker, seq = await self._load(sender_id)
-            self._cache.put(sender_id, tracker, seq)
+            tracker, seq = await self._load(served, sender_id)
+            served.cache.put(sender_id, tracker, seq)
             return tracker.copy()
 
-    async def _commit(self, tracker: DialogueStateTracker, seq: int, events: Sequence[Event]) -> None:
+    async def _commit(
+        self, served: _Generation, tracker: DialogueStateTracker, seq: int, events: Sequence[Event]
+    ) -> None:
         try:
             stored = await self.tracker_store.append(tracker.sender_id, list(events)) if events else seq
         except BaseException:
-            self._cache.drop(tracker.sender_id)  # the tracker holds events the store does not
+            served.cache.drop(tracker.sender_id)  # the tracker holds events the store does not
             raise
-        self._cache.put(tracker.sender_id, tracker, stored)
+        served.cache.put(tracker.sender_id, tracker, stored)
+        if events and self.event_broker is not None:
+            self.event_broker.publish(tracker.sender_id, events)
 
     # --- turns --------------------------------------------------------------------------------------------
 
     async def handle_message(self, message: UserMessage) -> TurnResult:
         """Handle one user message and send the replies through its output channel."""
         started = time.perf_counter()
-        processor = self.processor
-        async with self.lock_store.lock(message.sender_id):
-            tracker, seq = await self._load(message.sender_id)
-            try:
-                turn = await processor.handle_message(
-                    tracker, message, output_channel=message.output_channel.name
-                )
-            except BaseException:
-                self._cache.drop(message.sender_id)
-                raise
-            await self._commit(tracker, seq, turn.events)
-            await self._send(message.output_channel, message.sender_id, turn.replies)
+        with self._in_flight() as served:
+            async with self.lock_store.lock(message.sender_id):
+                tracker, seq = await self._load(served, message.sender_id)
+                try:
+                    turn = await served.processor.handle_message(
+                        tracker, message, output_channel=message.output_channel.name
+                    )
+                except BaseException:
+                    served.cache.drop(message.sender_id)
+                    raise
+                await self._commit(served, tracker, seq, turn.events)
+                await self._send(message.output_channel, message.sender_id, turn.replies)
         logger.debug("turn of %s took %.1f ms", message.sender_id, (time.perf_counter() - started) * 1000)
         return TurnResult(list(turn.events), list(turn.replies))
 
@@ -180,12 +310,14 @@ class Runtime:
         output_channel: OutputChannel | None = None,
     ) -> TurnResult:
         channel = output_channel or CollectingOutputChannel()
-        processor = self.processor
-        async with self.lock_store.lock(sender_id):
-            tracker, seq = await self._load(sender_id)
-            turn = await processor.trigger_intent(tracker, intent, entities or {}, output_channel=channel.name)
-            await self._commit(tracker, seq, turn.events)
-            await self._send(channel, sender_id, turn.replies)
+        with self._in_flight() as served:
+            async with self.lock_store.lock(sender_id):
+                tracker, seq = await self._load(served, sender_id)
+                turn = await served.processor.trigger_intent(
+                    tracker, intent, entities or {}, output_channel=channel.name
+                )
+                await self._commit(served, tracker, seq, turn.events)
+                await self._send(channel, sender_id, turn.replies)
         return TurnResult(list(turn.events), list(turn.replies))
 
     async def execute_action(
@@ -198,29 +330,31 @@ class Runtime:
         output_channel: OutputChannel | None = None,
     ) -> TurnResult:
         channel = output_channel or CollectingOutputChannel()
-        processor = self.processor
-        async with self.lock_store.lock(sender_id):
-            tracker, seq = await self._load(sender_id)
-            turn = await processor.execute_action(
-                tracker, action, policy=policy, confidence=confidence, output_channel=channel.name
-            )
-            await self._commit(tracker, seq, turn.events)
-            await self._send(channel, sender_id, turn.replies)
+        with self._in_flight() as served:
+            async with self.lock_store.lock(sender_id):
+                tracker, seq = await self._load(served, sender_id)
+                turn = await served.processor.execute_action(
+                    tracker, action, policy=policy, confidence=confidence, output_channel=channel.name
+                )
+                await self._commit(served, tracker, seq, turn.events)
+                await self._send(channel, sender_id, turn.replies)
         return TurnResult(list(turn.events), list(turn.replies))
 
     async def append_events(self, sender_id: str, events: Sequence[Event]) -> DialogueStateTracker:
+        served = self._served
         async with self.lock_store.lock(sender_id):
-            tracker, seq = await self._load(sender_id)
+            tracker, seq = await self._load(served, sender_id)
             for event in events:
                 tracker.update(event)
-            await self._commit(tracker, seq, events)
+            await self._commit(served, tracker, seq, events)
             return tracker.copy()
 
     async def replace_events(self, sender_id: str, events: Sequence[Event]) -> DialogueStateTracker:
+        served = self._served
         async with self.lock_store.lock(sender_id):
             await self.tracker_store.replace(sender_id, list(events))
-            tracker = DialogueStateTracker.for_domain(sender_id, self.model.domain, events)
-            self._cache.put(sender_id, tracker, len(events))
+            tracker = DialogueStateTracker.for_domain(sender_id, served.model.domain, events)
+            served.cache.put(sender_id, tracker, len(events))
             return tracker.copy()
 
     async def _send(self, channel: OutputChannel, recipient_id: str, replies: Sequence[dict[str, Any]]) -> None:

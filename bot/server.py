@@ -43,9 +43,11 @@ from bot.api.webchat import WEBCHAT_DIR, add_webchat_routes
 from bot.config import Credentials, load_credentials, load_endpoints
 from bot.dialogue.actions import ActionRegistry
 from bot.errors import ConductorError
-from bot.model import load_model
-from bot.runtime import Runtime
+from bot.model import METADATA_FILE, LoadedModel, load_model
+from bot.model_watch import DEFAULT_WATCH_INTERVAL, ModelWatcher
+from bot.runtime import ActionsFactory, Runtime
 from channels.base import InputChannel
+from channels.dedup import share_redeliveries
 from channels.registry import AttachesToApp, channels_from_credentials
 
 __all__ = [
@@ -228,13 +230,19 @@ def run(
     actions: ActionRegistry | None = None,
     shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
     access_log: bool = False,
+    watch_models: bool = True,
+    watch_interval: float = DEFAULT_WATCH_INTERVAL,
 ) -> None:
     """`bot run`: serve the newest model in `model_path` (or that model folder) until SIGINT/SIGTERM.
 
-    The stores come from endpoints.yml (in memory when it is missing or has none), the channels from
-    credentials.yml (`rest` alone when it is missing). Everything is checked before the port is opened; a
-    problem raises `ConductorError`. Returns once the server has stopped gracefully.
+    The stores and the event broker come from endpoints.yml (stores in memory and no broker when it is
+    missing or has none), the channels from credentials.yml (`rest` alone when it is missing). Everything is
+    checked before the port is opened; a problem raises `ConductorError`. Returns once the server has stopped
+    gracefully. When `model_path` is a folder of models and `watch_models` is on, a newer model appearing there
+    is served without a restart (`bot.model_watch`); each model gets actions built for its domain, unless
+    `actions` are given.
     """
+    from bot.brokers import create_event_broker
     from bot.stores import create_lock_store, create_tracker_store
 
     if not logging.getLogger().handlers:
@@ -245,11 +253,17 @@ def run(
         endpoint_settings.tracker_store if endpoint_settings else None, endpoints
     )
     lock_store = create_lock_store(endpoint_settings.lock_store if endpoint_settings else None, endpoints)
+    event_broker = create_event_broker(endpoint_settings.event_broker if endpoint_settings else None, endpoints)
+    actions_for: ActionsFactory | None = None
     if actions is None:
         from bot.plugins import build_action_registry, load_instance
 
-        actions = build_action_registry(model, load_instance("."), endpoint_settings)
-    runtime = Runtime(model, tracker_store, lock_store, actions)
+        instance = load_instance(".")
+
+        def actions_for(served: LoadedModel) -> ActionRegistry:
+            return build_action_registry(served, instance, endpoint_settings)
+
+    runtime = Runtime(model, tracker_store, lock_store, actions, event_broker=event_broker, actions_for=actions_for)
     app = create_app(
         runtime,
         credentials=credentials,
@@ -259,6 +273,12 @@ def run(
         jwt_method=jwt_method,
         cors=cors,
     )
+    if watch_models and not (Path(model_path) / METADATA_FILE).exists():
+        app.cleanup_ctx.append(ModelWatcher(runtime, Path(model_path), watch_interval).cleanup_context())
+    lock_settings = endpoint_settings.lock_store if endpoint_settings else None
+    redeliveries = share_redeliveries(app[SERVER_STATE].channels, lock_settings, endpoints)  # Redis lock store
+    if redeliveries is not None:
+        app.on_cleanup.append(lambda _: redeliveries.close())  # after the channels have shut down
     _warn_if_open(enable_api, auth_token, jwt_secret, interface)
     logger.info(
         "Model %s; channels: %s; HTTP API %s",

@@ -7,7 +7,8 @@ checked first: a missing, wrong or stale (older than 5 minutes) signature gets 4
 A verified event is acknowledged at once with 200 and its turn runs in a background task, so Slack always has
 its answer within its 3 seconds, however long the turn takes. Retries (`X-Slack-Retry-Num`) and duplicates
 (the same `event_id`, or one message delivered as both `message` and `app_mention`) never make a second
-answer; a retry whose reason is in `errors_ignore_retry` is answered with `X-Slack-No-Retry: 1` and dropped.
+answer, also when the retry reaches another process of the deployment (`channels.dedup`, with a Redis lock
+store); a retry whose reason is in `errors_ignore_retry` is answered with `X-Slack-No-Retry: 1` and dropped.
 
 slack-bolt's `AsyncApp` is not used on purpose: its single-workspace authorization calls `auth.test` inside
 the request path (so an event is answered with 500 while Slack's Web API is down), and it runs listeners in
@@ -34,7 +35,8 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import ConductorError
-from channels.base import InputChannel, OnNewMessage, RecentIds, UserMessage
+from channels.base import InputChannel, OnNewMessage, UserMessage
+from channels.dedup import Redeliveries
 from channels.slack_events import Skipped, SlackInbound, read_event, read_interaction
 from channels.slack_output import SlackOutput
 from channels.slack_settings import SlackSettings
@@ -82,7 +84,7 @@ class SlackInput(InputChannel):
         )
         secret = settings.slack_signing_secret
         self._verifier = SignatureVerifier(secret) if secret else None
-        self._recent = RecentIds()
+        self.redeliveries = Redeliveries(self.name)
         self._turns: set[asyncio.Task[None]] = set()
         self._bot_user_ids: set[str] = set()
         self._socket: SlackSocketMode | None = None
@@ -273,7 +275,7 @@ class SlackInput(InputChannel):
         if retry_number and retry_reason in self.settings.errors_ignore_retry:
             logger.info("Slack retry #%d (%s) ignored, as errors_ignore_retry asks", retry_number, retry_reason)
             return "retry ignored"
-        if any([self._recent.seen(key) for key in found.dedupe_keys]):  # a list: every key is recorded
+        if self.redeliveries.seen_here(found.dedupe_keys):
             logger.debug("Slack delivered message %s again; it is answered once", found.message_id)
             return "duplicate"
         message = UserMessage(
@@ -289,7 +291,9 @@ class SlackInput(InputChannel):
             message_id=found.message_id,
             metadata=found.metadata,
         )
-        task = asyncio.create_task(self._run_turn(message, on_new_message), name=f"slack turn {message.message_id}")
+        task = asyncio.create_task(
+            self._run_turn(message, found.dedupe_keys, on_new_message), name=f"slack turn {message.message_id}"
+        )
         self._turns.add(task)
         task.add_done_callback(self._turns.discard)
         return "accepted"
@@ -303,8 +307,10 @@ class SlackInput(InputChannel):
             return f"{found.user_id}_{found.channel_id}_{found.thread_ts}"
         return found.user_id
 
-    @staticmethod
-    async def _run_turn(message: UserMessage, on_new_message: OnNewMessage) -> None:
+    async def _run_turn(self, message: UserMessage, keys: tuple[str, ...], on_new_message: OnNewMessage) -> None:
+        if await self.redeliveries.seen_elsewhere(keys):
+            logger.debug("Slack message %s was received by another process; it answers it", message.message_id)
+            return
         try:
             await on_new_message(message)
         except Exception:

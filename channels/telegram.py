@@ -10,10 +10,11 @@ Polling mode: `start` calls getMe, deletes any webhook, then long-polls getUpdat
 the next offset; `stop` confirms the last batch. A 409 Conflict (another process polling with the same token,
 or a webhook set behind its back) is logged as an error and polling stops: two receivers never fight.
 
-Either way each update is handled once (its `update_id` is remembered), callback queries are answered at once,
-and the user's text goes to the runtime as a `UserMessage` whose `sender_id` is the chat id. A failure of the
-runtime or of Telegram is logged, never raised into the web server or the polling loop. If Telegram cannot be
-reached at start, the channel says so and keeps trying in the background.
+Either way each update is handled once (its `update_id` is remembered, across the processes of a deployment
+with a Redis lock store: `channels.dedup`), callback queries are answered at once, and the user's text goes to
+the runtime as a `UserMessage` whose `sender_id` is the chat id. A failure of the runtime or of Telegram is
+logged, never raised into the web server or the polling loop. If Telegram cannot be reached at start, the
+channel says so and keeps trying in the background.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from telegram import Update
 from telegram.error import BadRequest, Conflict, InvalidToken, RetryAfter, TelegramError
 
 from bot.errors import ConductorError
-from channels.base import InputChannel, OnNewMessage, RecentIds, UserMessage
+from channels.base import InputChannel, OnNewMessage, UserMessage
+from channels.dedup import Redeliveries
 from channels.telegram_client import (
     call_with_rate_limit_retries,
     make_bot,
@@ -67,7 +69,7 @@ class TelegramInput(InputChannel):
         self._payloads = CallbackPayloads()
         self._bot = make_bot(settings)
         self._output = TelegramOutput(self._bot, self._payloads)
-        self._recent_updates = RecentIds()
+        self.redeliveries = Redeliveries(self.name)
         self._identity: BotIdentity | None = None
         self._receiving = False
         self._background: asyncio.Task[object] | None = None
@@ -315,7 +317,7 @@ class TelegramInput(InputChannel):
     # --- one update --------------------------------------------------------------------------------------
 
     async def _handle(self, update: Update, on_new_message: OnNewMessage) -> None:
-        if self._identity is None or self._recent_updates.seen(str(update.update_id)):
+        if self._identity is None or await self.redeliveries.seen([f"{self._identity.id}:{update.update_id}"]):
             return
         incoming = read_update(update, self._identity, self._payloads, self.settings.start_message)
         if incoming is None:

@@ -3,13 +3,12 @@
     GET  /status        {"model_file", "model_id", "fingerprint", "num_active_training_jobs"}
     POST /model/parse   {"text", "message_id"} -> the NLU's parse (an `/intent{...}` payload is read as such)
     GET  /domain        the domain as JSON, or YAML with `Accept: application/x-yaml`
-    PUT  /model         {"model_file": "<path>"} -> 204: later turns use that model (turns in flight finish
-                        with the one they started with)
+    PUT  /model         {"model_file": "<path>"} -> 204: later turns use that model and actions built for it
+                        (turns in flight finish with the model and actions they started with)
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Final
@@ -20,7 +19,6 @@ from aiohttp import web
 from bot.api.errors import ApiError, check_text_length, json_response, read_json_object, string_field
 from bot.api.state import SERVER_STATE, ServerState
 from bot.errors import ConductorError
-from bot.model import load_model
 
 __all__ = ["model_routes"]
 
@@ -103,8 +101,7 @@ async def replace_model(request: web.Request, state: ServerState) -> web.StreamR
     assert path is not None
     try:
         # reading the model's files and arrays takes long enough to stall other requests: off the loop
-        model = await asyncio.to_thread(load_model, path)
-        state.runtime.swap_model(model)
+        model = await state.runtime.serve_model_from(path)
     except ConductorError as error:
         raise ApiError(
             400,
