@@ -13,11 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.evaluation.nlu_test import stratified_folds
+from bot.evaluation.nlu_test import stratified_folds, without_examples
 from bot.nlu.pipeline import NLUPipeline
 from bot.nlu.pipeline_config import DIET_TEMPERATURE_FACTOR
 from bot.project.loader import ProjectPaths, load_project
-from bot.project.nlu_data import TrainingData
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_PROJECT = REPO / ".." / "shared" / "data" / "rasa-projects" / "financial-demo"
@@ -48,15 +47,7 @@ def main(root: Path) -> None:
     wrong: dict[float, list[float]] = {factor: [] for factor in FACTORS}
     nonsense: dict[float, list[float]] = {factor: [] for factor in FACTORS}
     for test in stratified_folds(data, 5):
-        held_out = set(test)
-        train = TrainingData(
-            examples=[m for i, m in enumerate(data.examples) if i not in held_out],
-            synonyms=data.synonyms,
-            regexes=data.regexes,
-            lookups=data.lookups,
-            responses=data.responses,
-        )
-        trained = NLUPipeline.train(train, config, project.config.language)
+        trained = NLUPipeline.train(without_examples(data, test), config, project.config.language)
         model = trained.intent_model
         assert model is not None, "the pipeline has no intent classifier"
         fitted = model.temperature

@@ -73,6 +73,18 @@ def stratified_folds(data: TrainingData, folds: int, seed: int = 42) -> list[lis
     return parts
 
 
+def without_examples(data: TrainingData, indices: Sequence[int]) -> TrainingData:
+    """`data` without the examples at `indices` (a fold's training part); synonyms, regexes, lookups kept."""
+    held_out = set(indices)
+    return TrainingData(
+        examples=[m for i, m in enumerate(data.examples) if i not in held_out],
+        synonyms=data.synonyms,
+        regexes=data.regexes,
+        lookups=data.lookups,
+        responses=data.responses,
+    )
+
+
 def cross_validate(
     data: TrainingData,
     config: Sequence[dict[str, Any]] | None,
@@ -87,14 +99,7 @@ def cross_validate(
     all_entities: dict[str, list[EntityResult]] = defaultdict(list)
     fold_reports: list[dict[str, Any]] = []
     for number, test_indices in enumerate(parts, start=1):
-        held_out = set(test_indices)
-        train = TrainingData(
-            examples=[m for i, m in enumerate(data.examples) if i not in held_out],
-            synonyms=data.synonyms,
-            regexes=data.regexes,
-            lookups=data.lookups,
-            responses=data.responses,
-        )
+        train = without_examples(data, test_indices)
         say(f"Fold {number}/{folds}: training on {len(train.examples)}, testing on {len(test_indices)} examples")
         pipeline = NLUPipeline.train(train, config, language)
         intents, entities = _results(pipeline, [data.examples[i] for i in test_indices if data.examples[i].intent])
