@@ -381,7 +381,7 @@ class PikaEventBroker(EventBroker):
         """The event's message body (None, logged, for one that JSON cannot express)."""
         try:
             return json.dumps(
-                {"sender_id": sender_id, **event.as_dict()}, ensure_ascii=False, separators=(",", ":")
+                {"sender_id": sender_id, **event.as_shared_dict()}, ensure_ascii=False, separators=(",", ":")
             ).encode()
         except (TypeError, ValueError) as exc:  # the store refuses such events; a custom store might not
             logger.error("an event of %r cannot be published as JSON and is skipped: %s", sender_id, exc)

@@ -187,7 +187,11 @@ class Event:
         return event
 
     def as_dict(self) -> dict[str, Any]:
-        """The event as JSON-compatible data, in Rasa's shape."""
+        """The event as JSON-compatible data, in Rasa's shape (a copy: changing it leaves the event alone)."""
+        return copy.deepcopy(self.as_shared_dict())
+
+    def as_shared_dict(self) -> dict[str, Any]:
+        """`as_dict` without the copy: its values are the event's own, to read (e.g. serialise), never change."""
         full: dict[str, Any] = {"event": self.type_name, "timestamp": self.timestamp}
         defaults: dict[str, Any] = {}
         for key, spec in _json_fields(type(self)):
@@ -209,7 +213,7 @@ class Event:
                 if key not in self.source_keys and (key not in defaults or full[key] != defaults[key])
             ]
             keys = kept + changed
-        return copy.deepcopy({key: full[key] for key in keys})
+        return {key: full[key] for key in keys}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -58,7 +58,7 @@ def encode_events(events: Sequence[Event]) -> list[EncodedEvent]:
     encoded = []
     for index, event in enumerate(events):
         try:
-            text = json.dumps(event.as_dict(), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+            text = json.dumps(event.as_shared_dict(), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise ConductorError(
                 Problem(
