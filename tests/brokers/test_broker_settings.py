@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from bot.brokers.pika import DEFAULT_EXCHANGE, DEFAULT_QUEUE, PikaEventBroker
 from bot.config import load_endpoints
 from bot.errors import ConductorError
 from tests.conftest import REPO_ROOT
+from tests.process_helpers import wait_until_healthy
 
 from .helpers import RABBITMQ_HOST, RABBITMQ_PORT, RABBITMQ_URL, Rabbit
 
@@ -128,18 +128,6 @@ def _request(url: str, body: Any = None) -> Any:
         return json.loads(response.read())
 
 
-def _wait_until_healthy(process: subprocess.Popen[bytes], base: str, log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"the server exited:\n{log.read_text()}"
-        try:
-            with urllib.request.urlopen(f"{base}/health", timeout=1):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError("the server did not become healthy in time")
-
-
 async def test_bot_run_publishes_what_its_turns_and_its_api_store(
     tmp_path: Path, dialogue_model: Path, rabbit: Rabbit
 ) -> None:
@@ -163,7 +151,7 @@ async def test_bot_run_publishes_what_its_turns_and_its_api_store(
             cwd=tmp_path, stdout=output, stderr=subprocess.STDOUT, env=environment,
         )
     try:
-        await asyncio.to_thread(_wait_until_healthy, process, base, log)
+        await wait_until_healthy(base, processes=[process], logs=[log])
         await asyncio.to_thread(_request, f"{base}/webhooks/rest/webhook", {"sender": "hana", "message": "/greet"})
         await asyncio.to_thread(
             _request, f"{base}/conversations/hana/tracker/events", [{"event": "slot", "name": "x", "value": 1}]

@@ -10,20 +10,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import signal
 import sqlite3
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-import aiohttp
 import pytest
 import redis.asyncio as redis
 from aiohttp import web
@@ -45,8 +41,8 @@ from tests.channels.slack_api_standin import (
 )
 from tests.channels.test_slack import RunningChannel, ScriptedBot, running_channel
 from tests.conftest import REPO_ROOT
+from tests.process_helpers import REDIS, redis_client, wait_until_healthy
 
-REDIS = urlsplit(os.environ.get("CONDUCTOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
 TELEGRAM_TOKEN = "123456789:AAHc0nductor-stand-in_token-for-tests"
 TELEGRAM_SECRET = "conductor-dedup-secret_1"
 
@@ -75,8 +71,7 @@ async def lock_store(tmp_path: Path) -> AsyncIterator[RedisLockStore]:
     )
     settings = load_endpoints(path).lock_store
     assert settings is not None
-    client = redis.Redis(host=REDIS.hostname or "127.0.0.1", port=REDIS.port or 6379,
-                         db=int(REDIS.path.strip("/") or 0))
+    client = redis_client()
     await client.ping()  # the test needs the Redis server: it fails here when it is not running
     found = RedisLockStore(settings, path, prefix, client)
     yield found
@@ -288,21 +283,6 @@ def greeting_model(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) 
     return path
 
 
-async def _healthy(base: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            assert process.poll() is None, log.read_text(errors="replace")
-            try:
-                async with session.get(f"{base}/health") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
-    raise AssertionError(f"the server did not become healthy:\n{log.read_text(errors='replace')}")
-
-
 async def test_two_bot_run_processes_sharing_redis_answer_a_redelivered_slack_event_once(
     standin: SlackStandIn, lock_store: RedisLockStore, greeting_model: Path, tmp_path: Path
 ) -> None:
@@ -327,7 +307,7 @@ async def test_two_bot_run_processes_sharing_redis_answer_a_redelivered_slack_ev
                 )
             processes.append((process, f"http://127.0.0.1:{port}", log))
         for process, base, log in processes:
-            await _healthy(base, process, log)
+            await wait_until_healthy(base, processes=[process], logs=[log])
         envelope = message_event("/greet", event_id="Ev0TWOSERVERS1", ts="1700000200.000100")
         (_, first, _), (_, second, _) = processes
         answers = await asyncio.gather(

@@ -9,8 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from bot.dialogue.responses import ResponseGenerator
 from bot.plugins.instance import load_instance
 from bot.plugins.registry import PluginActionRegistry, build_action_registry
 from bot.project.loader import Project, ProjectPaths, load_project
+from tests.process_helpers import wait_until_healthy_sync
 
 pytest.importorskip("rasa_sdk", reason="the rasa-sdk extra is not installed")
 
@@ -135,20 +134,6 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def wait_until_healthy(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the action server stopped:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.25)
-    pytest.fail(f"the action server did not start:\n{log.read_text()}")
-
-
 @pytest.fixture(scope="module")
 def actions_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("sdk")
@@ -171,7 +156,7 @@ def action_server(actions_folder: Path) -> Iterator[str]:
             start_new_session=True,  # Sanic starts worker processes: stop the whole group afterwards
         )
     try:
-        wait_until_healthy(process, f"http://127.0.0.1:{port}/health", log)
+        wait_until_healthy_sync(f"http://127.0.0.1:{port}", processes=[process], logs=[log], timeout=90)
         yield f"http://127.0.0.1:{port}/webhook"
     finally:
         os.killpg(process.pid, signal.SIGTERM)

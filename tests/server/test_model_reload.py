@@ -37,6 +37,7 @@ from bot.project.loader import ProjectPaths, load_project
 from bot.runtime import Runtime
 from channels.base import CollectingOutputChannel, UserMessage
 from tests.conftest import REPO_ROOT
+from tests.process_helpers import wait_until_healthy
 
 GREETINGS = {"A": "Hey! How are you?", "B": "Model B says hello.", "C": "Model C says hello."}
 INTENTS = ("/greet", "/mood_great", "/goodbye")
@@ -286,20 +287,6 @@ class Traffic:
         await asyncio.gather(*self._tasks)
 
 
-async def _wait_until_healthy(session: aiohttp.ClientSession, server: Server, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert server.process.poll() is None, f"the server exited:\n{server.log_text()}"
-        try:
-            async with session.get(f"{server.base}/health") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"the server did not become healthy in time:\n{server.log_text()}")
-
-
 async def _served_model(session: aiohttp.ClientSession, base: str) -> str:
     async with session.get(f"{base}/status") as response:
         assert response.status == 200
@@ -334,7 +321,7 @@ async def test_messages_keep_flowing_while_put_model_and_a_new_model_file_swap_m
 ) -> None:
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(timeout=timeout) as session:
-        await _wait_until_healthy(session, server)
+        await wait_until_healthy(server.base, processes=[server.process], logs=[server.log])
         traffic = Traffic(session, server.base, conversations=6)
         await traffic.more_answers(30)
 

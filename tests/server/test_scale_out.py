@@ -22,13 +22,12 @@ from typing import Any
 
 import aiohttp
 import pytest
-import redis.asyncio as redis
 from aiohttp.test_utils import unused_port
-from test_server_stores import REDIS, _endpoints
 
 from bot.config import load_endpoints
 from bot.stores import create_tracker_store
 from tests.conftest import REPO_ROOT
+from tests.process_helpers import remove_run, store_endpoints, wait_until_healthy
 
 CONVERSATIONS = 200
 MESSAGES_PER_CONVERSATION = 10
@@ -66,23 +65,9 @@ class Servers:
 def run_and_endpoints(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """(run id, endpoints.yml): PostgreSQL tracker store, Redis lock store; the run's data goes afterwards."""
     run = uuid.uuid4().hex[:10]
-    path = _endpoints(tmp_path, "postgresql", f"test{run}")
+    path = store_endpoints(tmp_path, "postgresql", run)
     yield run, path
-
-    async def clean() -> None:
-        store = create_tracker_store(load_endpoints(path).tracker_store, path)
-        async with store:
-            for key in await store.keys():
-                if key.startswith(run):
-                    await store.delete(key)
-        client = redis.Redis(host=REDIS.hostname or "127.0.0.1", port=REDIS.port or 6379,
-                             db=int(REDIS.path.strip("/") or 0))
-        keys = [key async for key in client.scan_iter(match=f"test{run}*")]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()
-
-    asyncio.run(clean())
+    asyncio.run(remove_run(run, path))
 
 
 @pytest.fixture
@@ -111,21 +96,6 @@ def servers(trained_model: Path, run_and_endpoints: tuple[str, Path], tmp_path: 
             if process.poll() is None:
                 process.kill()
             process.wait(10)
-
-
-async def _wait_until_healthy(session: aiohttp.ClientSession, served: Servers, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    for index, base in enumerate(served.bases):
-        while True:
-            assert served.processes[index].poll() is None, f"server {index} exited:\n{served.log_tail(index)}"
-            assert time.monotonic() < deadline, f"server {index} did not become healthy:\n{served.log_tail(index)}"
-            try:
-                async with session.get(f"{base}/health", timeout=aiohttp.ClientTimeout(total=1)) as response:
-                    if response.status == 200:
-                        break
-            except (TimeoutError, aiohttp.ClientError):
-                pass
-            await asyncio.sleep(0.05)
 
 
 def _plan(run: str) -> list[list[Sent]]:
@@ -191,8 +161,8 @@ async def test_two_processes_one_killed_keep_every_acknowledged_turn_once_and_in
     run, endpoints = run_and_endpoints
     plan = _plan(run)
     started = time.monotonic()
+    await wait_until_healthy(*servers.bases, processes=servers.processes, logs=servers.logs)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY * 2)) as session:
-        await _wait_until_healthy(session, servers)
         await _send_all(session, servers, plan)
     sending_seconds = time.monotonic() - started
     assert servers.processes[1].wait(5) == -9

@@ -22,6 +22,7 @@ from bot.server import create_app, serve
 from bot.stores.sql import SQLTrackerStore
 from channels.base import InputChannel, OnNewMessage, UserMessage
 from channels.rest import RestInput
+from tests.process_helpers import wait_until_healthy
 
 
 class RecordingChannel(InputChannel):
@@ -54,18 +55,6 @@ class RecordingChannel(InputChannel):
         self.calls.append("shutdown")
 
 
-async def _wait_until_healthy(session: aiohttp.ClientSession, base: str) -> None:
-    for _ in range(100):
-        try:
-            async with session.get(f"{base}/health") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientConnectionError:
-            pass
-        await asyncio.sleep(0.05)
-    raise AssertionError("the server did not become healthy")
-
-
 async def test_stopping_finishes_turns_in_flight_then_shuts_channels_down(
     trained_model: Path, tmp_path: Path
 ) -> None:
@@ -78,7 +67,7 @@ async def test_stopping_finishes_turns_in_flight_then_shuts_channels_down(
     stop = asyncio.Event()
     serving = asyncio.create_task(serve(app, "127.0.0.1", port, stop=stop))
     async with aiohttp.ClientSession() as session:
-        await _wait_until_healthy(session, base)
+        await wait_until_healthy(base)
         assert recorder.calls == ["initialize", "start"]
         async with session.post(f"{base}/webhooks/rest/webhook", json={"sender": "s", "message": "/greet"}) as r:
             assert r.status == 200

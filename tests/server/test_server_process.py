@@ -21,33 +21,19 @@ import pytest
 from aiohttp.test_utils import unused_port
 
 from tests.conftest import REPO_ROOT
+from tests.process_helpers import wait_until_healthy_sync
 
 SLOW_SERVER = Path(__file__).with_name("slow_action_server.py")
 
 
-def _request(url: str, body: Any = None, timeout: float = 15) -> tuple[int, Any]:
+def _request(url: str, body: Any = None) -> tuple[int, Any]:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=15) as response:
             return response.status, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"null")
-
-
-def _wait_until_healthy(process: subprocess.Popen[bytes], base: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            output = process.stdout.read().decode() if process.stdout else ""
-            raise AssertionError(f"the server exited with {process.returncode}:\n{output}")
-        try:
-            if _request(f"{base}/health", timeout=1)[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError("the server did not become healthy in time")
 
 
 @pytest.fixture
@@ -87,7 +73,7 @@ def slow_server(trained_model: Path, project_files: tuple[Path, Path, Path]) -> 
 
 def test_sigterm_finishes_the_turn_in_flight_and_exits_0(slow_server: tuple[Any, str, Path]) -> None:
     process, base, database = slow_server
-    _wait_until_healthy(process, base)
+    wait_until_healthy_sync(base, processes=[process])
     assert _request(f"{base}/webhooks/rest/webhook", {"sender": "p1", "message": "/greet"}) == (
         200,
         [{"recipient_id": "p1", "text": "Hey! How are you?"}],
@@ -111,7 +97,7 @@ def test_sigterm_finishes_the_turn_in_flight_and_exits_0(slow_server: tuple[Any,
 
 def test_sigint_when_idle_exits_0(slow_server: tuple[Any, str, Path]) -> None:
     process, base, _ = slow_server
-    _wait_until_healthy(process, base)
+    wait_until_healthy_sync(base, processes=[process])
     process.send_signal(signal.SIGINT)
     assert process.wait(15) == 0
     output = process.stdout.read().decode()
@@ -146,7 +132,7 @@ def test_the_server_answers_and_stops_on_sigterm_with_turns_in_flight(
         command = [sys.executable, "-c", RUN_FUNCTION, str(trained_model), str(endpoints), str(credentials), str(port)]
     process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        _wait_until_healthy(process, base)
+        wait_until_healthy_sync(base, processes=[process])
         answers: dict[str, tuple[int, Any]] = {}
 
         def converse(sender: str) -> None:

@@ -8,58 +8,28 @@ test uses conversation ids and key prefixes of its own, removed afterwards.
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-import redis.asyncio as redis
 from server_helpers import Served, StartServer, say
 
 from bot.config import load_endpoints
 from bot.stores import create_lock_store, create_tracker_store
 from bot.stores.lock_store import LockStore
 from bot.stores.tracker_store import TrackerStore
-
-POSTGRES = urlsplit(os.environ.get("CONDUCTOR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"))
-REDIS = urlsplit(os.environ.get("CONDUCTOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
-
-
-def _endpoints(tmp_path: Path, tracker_store: str, prefix: str) -> Path:
-    redis_keys = f"  url: {REDIS.hostname}\n  port: {REDIS.port or 6379}\n  db: {REDIS.path.strip('/') or 0}\n"
-    stores = {
-        "postgresql": (
-            "tracker_store:\n  type: sql\n  dialect: postgresql\n"
-            f"  url: {POSTGRES.hostname}\n  port: {POSTGRES.port or 5432}\n  db: {POSTGRES.path.strip('/')}\n"
-            f"  username: {POSTGRES.username}\n" + (f"  password: {POSTGRES.password}\n" if POSTGRES.password else "")
-        ),
-        "redis": f"tracker_store:\n  type: redis\n{redis_keys}  key_prefix: {prefix}tracker\n",
-    }[tracker_store]
-    path = tmp_path / "endpoints.yml"
-    path.write_text(stores + f"lock_store:\n  type: redis\n{redis_keys}  key_prefix: {prefix}lock\n")
-    return path
+from tests.process_helpers import remove_run, store_endpoints
 
 
 @pytest.fixture(params=["postgresql", "redis"])
 async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[str, Path]]:
     """(run id, endpoints.yml) for the tracker store kind; the run's conversations and keys go afterwards."""
     run = uuid.uuid4().hex[:10]
-    path = _endpoints(tmp_path, request.param, f"test{run}")
+    path = store_endpoints(tmp_path, request.param, run)
     yield run, path
-    cleanup = create_tracker_store(load_endpoints(path).tracker_store, path)
-    async with cleanup:
-        for key in await cleanup.keys():
-            if key.startswith(run):
-                await cleanup.delete(key)
-    client = redis.Redis(host=REDIS.hostname or "127.0.0.1", port=REDIS.port or 6379,
-                         db=int(REDIS.path.strip("/") or 0))
-    keys = [key async for key in client.scan_iter(match=f"test{run}*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
+    await remove_run(run, path)
 
 
 def _from_endpoints(path: Path) -> tuple[TrackerStore, LockStore]:
