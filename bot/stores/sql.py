@@ -10,7 +10,9 @@ Writers stay consistent without the lock store:
   thanks to WAL mode). SQLite has one writer at a time anyway, so a process writes through one queue: appends
   that arrive while a transaction is being written wait and go together into the next one (group commit).
   Concurrent turns then cost one transaction, not one each, and never meet SQLite's busy handler, which
-  sleeps up to 100 ms at a time while another connection holds the write lock.
+  sleeps up to 100 ms at a time while another connection holds the write lock. Those appends and the
+  per-turn reads go through a connection of the store's own (`bot.stores.sqlite_direct`), with a fraction
+  of the round trips to aiosqlite's thread that SQLAlchemy's async layer makes.
 - PostgreSQL: appends take a shared advisory lock on the conversation and compute their `seq` inside the
   transaction; two appends that pick the same numbers collide on the unique index, and the loser retries with
   fresh numbers. `replace` and `delete` take the same advisory lock exclusively, so no append slips between
@@ -41,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from bot.config import TrackerStoreSettings
 from bot.dialogue.events import Event
 from bot.errors import ConductorError
+from bot.stores.sqlite_direct import DirectSQLite
 from bot.stores.tracker_store import (
     EncodedEvent,
     TrackerStore,
@@ -166,6 +169,7 @@ class SQLTrackerStore(TrackerStore):
         self._engine: AsyncEngine | None = None
         self._pending: list[_PendingAppend] = []
         self._writing: asyncio.Task[None] | None = None
+        self._direct: DirectSQLite | None = None
 
     @classmethod
     def from_settings(cls, settings: TrackerStoreSettings, source: str | None = None) -> SQLTrackerStore:
@@ -184,12 +188,9 @@ class SQLTrackerStore(TrackerStore):
         if self._is_sqlite:
             # A fixed set of connections: each is a thread of aiosqlite's, and one opened per busy moment (the
             # pool's overflow) costs a thread start and a file open for a single query.
-            engine = create_async_engine(
-                url,
-                pool_size=_SQLITE_POOL_SIZE,
-                max_overflow=0,
-                connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_SECONDS},
-            )
+            in_memory = url.database in (None, "", ":memory:")  # one shared connection (SQLAlchemy's StaticPool)
+            pool = {} if in_memory else {"pool_size": _SQLITE_POOL_SIZE, "max_overflow": 0}
+            engine = create_async_engine(url, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_SECONDS}, **pool)
             sa_event.listen(engine.sync_engine, "connect", _prepare_sqlite_connection)
             sa_event.listen(engine.sync_engine, "begin", _begin_sqlite_transaction)
             return engine
@@ -254,6 +255,13 @@ class SQLTrackerStore(TrackerStore):
         except BaseException:
             await engine.dispose()
             raise
+        database = self._url.database
+        if self._is_sqlite and database and database != ":memory:" and not self._url.query:
+            try:
+                self._direct = await DirectSQLite.open(database, self._table.name, _SQLITE_BUSY_TIMEOUT_SECONDS)
+            except BaseException:
+                await engine.dispose()
+                raise
         self._engine = engine
 
     def _prepare_table(self, conn: Connection) -> None:
@@ -276,6 +284,9 @@ class SQLTrackerStore(TrackerStore):
     async def close(self) -> None:
         if self._writing is not None:
             await asyncio.shield(self._writing)  # appends already queued are written before the engine goes
+        if self._direct is not None:
+            direct, self._direct = self._direct, None
+            await direct.close()
         if self._engine is not None:
             engine, self._engine = self._engine, None
             await engine.dispose()
@@ -313,6 +324,8 @@ class SQLTrackerStore(TrackerStore):
         return int(found or 0)
 
     async def retrieve_since(self, sender_id: str, after_seq: int) -> list[Event]:
+        if self._direct is not None:
+            return decode_events(await self._direct.events_since(sender_id, after_seq), sender_id)
         table = self._table
         query = (
             sa.select(table.c.data)
@@ -387,6 +400,8 @@ class SQLTrackerStore(TrackerStore):
 
     async def _append_batch(self, batch: Sequence[_PendingAppend]) -> list[int]:
         """One transaction: number each conversation's new events after its highest `seq`, insert them all."""
+        if self._direct is not None:
+            return await self._direct.append_batch([(item.sender_id, item.encoded) for item in batch])
         table = self._table
         senders = sorted({item.sender_id for item in batch})
         rows: list[dict[str, Any]] = []

@@ -214,3 +214,26 @@ async def test_a_wrong_postgresql_database_is_a_clear_error() -> None:
 async def test_using_a_store_before_start_says_so(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="not started"):
         await SQLTrackerStore(f"sqlite:///{tmp_path / 'x.db'}").retrieve("a")
+
+
+async def test_the_direct_sqlite_path_and_sqlalchemy_read_the_same_rows(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    async with SQLTrackerStore(f"sqlite:///{path}") as store:
+        assert store._direct is not None  # a file database uses the direct path
+        await store.append("s", [SlotSet(name="a", value=1), SlotSet(name="b", value="ü")])
+        direct = await store.retrieve_since("s", 1)
+        store._direct, kept = None, store._direct  # read the same rows through SQLAlchemy
+        try:
+            through_sqlalchemy = await store.retrieve_since("s", 1)
+            assert await store.append("s", [SlotSet(name="c", value=None)]) == 3
+        finally:
+            store._direct = kept
+        assert [e.as_dict() for e in direct] == [e.as_dict() for e in through_sqlalchemy]
+        assert [e.name for e in await store.retrieve_since("s", 0)] == ["a", "b", "c"]  # type: ignore[attr-defined]
+
+
+async def test_an_in_memory_sqlite_database_works_without_the_direct_path() -> None:
+    async with SQLTrackerStore("sqlite://") as store:
+        assert store._direct is None  # another connection would see another database
+        await asyncio.gather(*(store.append(f"c{n}", [SlotSet(name="n", value=n)]) for n in range(10)))
+        assert len(await store.keys()) == 10
