@@ -458,10 +458,10 @@ def event_names() -> list[str]:
     return sorted(_EVENT_TYPES)
 
 
-def _read_event(raw: Any) -> Event:
+def _read_event(raw: Any, *, owned: bool = False) -> Event:
     if not isinstance(raw, Mapping):
         raise _BadEvent(f"an event must be an object, not {_kind(raw)}")
-    data = copy.deepcopy(dict(raw))
+    data = dict(raw) if owned else copy.deepcopy(dict(raw))
     name = data.get("event")
     if not isinstance(name, str):
         raise _BadEvent("the event has no `event` name", 'Every event needs e.g. "event": "user".')
@@ -498,13 +498,17 @@ def _read_event(raw: Any) -> Event:
         raise _BadEvent(f"{name!r} event: {exc}") from None
 
 
-def events_from_dicts(items: Iterable[Any], source: str | None = None) -> list[Event]:
-    """Read a tracker's event list; every bad event is reported (with its position) in one error."""
+def events_from_dicts(items: Iterable[Any], source: str | None = None, *, owned: bool = False) -> list[Event]:
+    """Read a tracker's event list; every bad event is reported (with its position) in one error.
+
+    The events get copies of the dicts' values, unless `owned` says nothing else holds them (freshly parsed
+    JSON): then the events take them over as they are, which saves a deep copy per event.
+    """
     events: list[Event] = []
     problems: list[Problem] = []
     for index, item in enumerate(items):
         try:
-            events.append(_read_event(item))
+            events.append(_read_event(item, owned=owned))
         except _BadEvent as exc:
             problems.append(Problem(f"event #{index + 1}: {exc.message}", source, None, exc.hint))
     if problems:

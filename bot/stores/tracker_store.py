@@ -80,7 +80,7 @@ def decode_events(texts: Iterable[str | bytes], sender_id: str) -> list[Event]:
             f"a stored event of conversation {sender_id!r} is not valid JSON: {exc}",
             hint="The store was changed by something other than Conductor; repair or delete the conversation.",
         ) from None
-    return events_from_dicts(dicts, source=f"conversation {sender_id!r}")
+    return events_from_dicts(dicts, source=f"conversation {sender_id!r}", owned=True)
 
 
 class TrackerStore(ABC):
