@@ -38,7 +38,7 @@ from bot import __version__
 from bot.errors import ConductorError, Problem, Severity
 from bot.plugins.discovery import INSTANCE_PLUGINS_DIR, DiscoveredPlugin, PluginCatalog, discover_plugins
 from bot.plugins.manifest import Manifest, PluginSettings, load_manifest, validate_settings
-from bot.project.domain import ResponseVariation, _Reader
+from bot.project.domain import ResponseVariation, parse_responses
 from bot.yamlio import YamlList, YamlMap, line_of, read_yaml, substitute_env
 
 __all__ = [
@@ -232,9 +232,8 @@ def _persona(
             )
         )
         tone = "friendly"
-    reader = _Reader(source)
-    responses = reader.responses(value.get("responses"), value.line_of("responses"))
-    for problem in reader.problems:
+    responses, found = parse_responses(value.get("responses"), source, value.line_of("responses"))
+    for problem in found:
         (problems if problem.severity is Severity.ERROR else warnings).append(problem)
     return Persona(texts["name"], texts["greeting"], str(tone), responses, source, line)
 

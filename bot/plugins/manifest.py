@@ -46,7 +46,7 @@ from pydantic import (
 from bot import __version__
 from bot.config import MASK, is_secret_key, problems_from_validation_error
 from bot.errors import ConductorError, Problem
-from bot.yamlio import YamlMap, line_of, read_yaml
+from bot.yamlio import YamlMap, line_of, plain, read_yaml
 
 __all__ = [
     "MANIFEST_FILE",
@@ -304,7 +304,7 @@ class _ManifestReader:
         if len(self.problems) > before:
             return None
         read = SettingSpec(
-            name, kind, required is True, _plain(default), description, choices, line
+            name, kind, required is True, plain(default), description, choices, line
         )
         if default is not None:
             self.check_default(read, spec.line_of("default"))
@@ -339,14 +339,6 @@ class _ManifestReader:
                 line,
                 "Change the default or the type.",
             )
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 def load_manifest(path: Path) -> Manifest:

@@ -1,181 +1,36 @@
-"""Stories, rules and test stories in Rasa 3.x YAML: reading, checkpoint and `or` expansion, writing.
+"""Reading stories, rules and test stories from YAML into `StoryBlock`s.
 
-The format is the one Rasa checks with `rasa/shared/utils/schemas/stories.yml`: a file with `stories:` and/or
-`rules:` lists; each item has a name, `steps` and optional `metadata`; a rule may also have a `condition`,
-`conversation_start` and `wait_for_user_input`. Anything that schema rejects is an error here, with file,
-line and a hint. Things Rasa accepts but skips with a warning (a story without steps, an intent written with
-a leading `/`) are warnings, collected in the `warnings` list a caller passes in, or logged when it passes
-none.
-
-Slots in `slot_was_set` (and entities in an intent step) may be written by name only, meaning "set to some
-value"; that is kept as the `ANY_VALUE` marker, and the domain decides later which value stands for it.
+`_Reader` reads one document, collecting every problem instead of stopping at the first: the errors (what
+Rasa's schema rejects) are raised together as one `ConductorError`; the warnings (what Rasa skips with a
+warning) go to the caller's list, or to the log.
 """
 
 from __future__ import annotations
 
 import difflib
-import json
-import logging
-import math
-import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from enum import Enum
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from bot.errors import ConductorError, Problem, Severity
-from bot.project.annotations import format_annotated, parse_annotated
-from bot.project.nlu_data import EntitySpan
-from bot.yamlio import describe_value, iter_yaml_files, line_of, parse_yaml, read_text
-
-__all__ = [
-    "ANY_VALUE",
-    "MAX_EXPANDED_STORIES",
-    "ActionStep",
-    "ActiveLoopStep",
-    "BotStep",
-    "CheckpointStep",
-    "OrStep",
-    "SlotWasSetStep",
-    "Step",
-    "StoryBlock",
-    "StoryEntity",
-    "StoryKind",
-    "UserStep",
-    "dump_stories",
-    "expand_or",
-    "is_story_file",
-    "load_stories",
-    "load_story_file",
-    "parse_stories",
-    "resolve_checkpoints",
-]
-
-logger = logging.getLogger(__name__)
-
-MAX_EXPANDED_STORIES: Final = 10_000
-"""The most linear stories checkpoints and `or` steps may expand to before it is an error."""
-
-_FORMAT_VERSION: Final = "3.1"
-
-
-class _AnyValue(Enum):
-    ANY = "any value"
-
-    def __repr__(self) -> str:
-        return "ANY_VALUE"
-
-
-ANY_VALUE: Final = _AnyValue.ANY
-"""A slot (in `slot_was_set`) or entity (in an intent step) written by name only: "set, to any value"."""
-
-StoryKind = Literal["story", "rule", "test"]
-
-
-# --- steps ----------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StoryEntity:
-    """An entity listed under `entities:` of an intent step; `value` is `ANY_VALUE` when only named."""
-
-    name: str
-    value: Any = ANY_VALUE
-    role: str | None = None
-    group: str | None = None
-
-
-@dataclass(frozen=True)
-class UserStep:
-    """A user turn: an intent (with listed entities), or a `user:` text (with entities annotated in it)."""
-
-    intent: str | None = None
-    entities: list[StoryEntity] = field(default_factory=list)
-    user_text: str | None = None
-    text_entities: list[EntitySpan] = field(default_factory=list)
-    file: str | None = field(default=None, compare=False)
-    line: int | None = field(default=None, compare=False)
-
-    @property
-    def intent_base(self) -> str | None:
-        """The intent without its retrieval part: `faq` for `faq/ask_name`."""
-        return self.intent.split("/", 1)[0] if self.intent else None
-
-
-@dataclass(frozen=True)
-class ActionStep:
-    name: str
-    file: str | None = field(default=None, compare=False)
-    line: int | None = field(default=None, compare=False)
-
-
-@dataclass(frozen=True)
-class BotStep:
-    """A `bot:` step: the bot says this text (end-to-end stories)."""
-
-    text: str
-    file: str | None = field(default=None, compare=False)
-    line: int | None = field(default=None, compare=False)
-
-
-@dataclass(frozen=True)
-class ActiveLoopStep:
-    """`active_loop: name` (a form became active) or `active_loop: null` (no loop is active)."""
-
-    name: str | None
-    file: str | None = field(default=None, compare=False)
-    line: int | None = field(default=None, compare=False)
-
-
-@dataclass(frozen=True)
-class SlotWasSetStep:
-    """Slots set at this point, in order; a value of `ANY_VALUE` means the slot was named without a value."""
-
-    slots: dict[str, Any]
-    file: str | None = field(default=None, compare=False)
-    line: int | None = field(default=None, compare=False)
-
-
-@dataclass(frozen=True)
-class CheckpointStep:
-    """A named checkpoint; at the start of a story its `slot_was_set` values are conditions."""
-
-    name: str
-    slot_was_set: dict[str, Any] = field(default_factory=dict)
-    file: str | None = field(default=None, compare=False)
-    line: int | None = field(default=None, compare=False)
-
-
-@dataclass(frozen=True)
-class OrStep:
-    """Alternatives at one point of a story: intents, or slot values (one slot per alternative)."""
-
-    alternatives: list[UserStep | SlotWasSetStep]
-    file: str | None = field(default=None, compare=False)
-    line: int | None = field(default=None, compare=False)
-
-
-Step = UserStep | ActionStep | BotStep | ActiveLoopStep | SlotWasSetStep | CheckpointStep | OrStep
-ConditionStep = ActiveLoopStep | SlotWasSetStep
-
-
-@dataclass(frozen=True)
-class StoryBlock:
-    """One story, rule or test story as written (or, after expansion, one linear path through them)."""
-
-    name: str
-    kind: StoryKind
-    steps: list[Step]
-    file: str | None = field(default=None, compare=False)
-    line: int | None = field(default=None, compare=False)
-    metadata: Any = None
-    condition: list[ConditionStep] = field(default_factory=list)
-    conversation_start: bool = False
-    wait_for_user_input: bool = True
-
-
-# --- reading --------------------------------------------------------------------------------------------
+from bot.project.annotations import parse_annotated
+from bot.project.stories.model import (
+    ANY_VALUE,
+    ActionStep,
+    ActiveLoopStep,
+    BotStep,
+    CheckpointStep,
+    ConditionStep,
+    OrStep,
+    SlotWasSetStep,
+    Step,
+    StoryBlock,
+    StoryEntity,
+    StoryKind,
+    UserStep,
+    report_warnings,
+)
+from bot.yamlio import describe_value, iter_yaml_files, line_of, parse_yaml, plain, read_text
 
 _BLOCK_KEYS: Final[dict[StoryKind, frozenset[str]]] = {
     "story": frozenset({"story", "steps", "metadata"}),
@@ -218,7 +73,7 @@ def parse_stories(
     reader = _Reader(str(source), test)
     blocks = reader.read(data)
     errors = [p for p in reader.problems if p.severity is Severity.ERROR]
-    _report_warnings([p for p in reader.problems if p.severity is Severity.WARNING], warnings)
+    report_warnings([p for p in reader.problems if p.severity is Severity.WARNING], warnings)
     if errors:
         raise ConductorError(errors)
     return blocks
@@ -256,23 +111,6 @@ def load_stories(
     if problems:
         raise ConductorError(problems)
     return blocks
-
-
-def _report_warnings(found: list[Problem], warnings: list[Problem] | None) -> None:
-    if warnings is not None:
-        warnings.extend(found)
-        return
-    for problem in found:
-        logger.warning("%s", problem)
-
-
-def _plain(value: Any) -> Any:
-    """YAML containers (which remember lines) as plain dicts and lists."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _did_you_mean(key: str, allowed: Iterable[str]) -> str:
@@ -406,7 +244,7 @@ class _Reader:
             steps=steps,
             file=self.source,
             line=line,
-            metadata=_plain(item.get("metadata")),
+            metadata=plain(item.get("metadata")),
             condition=condition,
             conversation_start=conversation_start,
             wait_for_user_input=wait_for_user_input,
@@ -599,7 +437,7 @@ class _Reader:
         if set(rest) in ({"entity"}, {"entity", "value"}) and isinstance(rest["entity"], str):
             # The explicit form `{entity: city, value: Berlin}`. Rasa 3.x reads each key as an entity name
             # (last one wins: an entity named "value"); what the author meant is the city.
-            return StoryEntity(rest["entity"], _plain(rest.get("value", ANY_VALUE)), role, group)
+            return StoryEntity(rest["entity"], plain(rest.get("value", ANY_VALUE)), role, group)
         if len(rest) != 1:
             found = ", ".join(f"`{k}`" for k in rest) or "only role/group"
             self.error(
@@ -612,7 +450,7 @@ class _Reader:
         if not isinstance(name, str) or not name.strip():
             self.error(f"an entity name must be text, found {describe_value(name)}", line, hint)
             return None
-        return StoryEntity(name, _plain(value), role, group)
+        return StoryEntity(name, plain(value), role, group)
 
     def slots(self, data: Any, line: int | None, *, allow_any: bool) -> dict[str, Any] | None:
         form = "`- <slot>: <value>`" + (" or `- <slot>`" if allow_any else "")
@@ -627,7 +465,7 @@ class _Reader:
             if isinstance(item, str) and allow_any and item.strip():
                 slots[item.strip()] = ANY_VALUE
             elif isinstance(item, dict) and all(isinstance(k, str) and k.strip() for k in item):
-                slots.update({k.strip(): _plain(v) for k, v in item.items()})
+                slots.update({k.strip(): plain(v) for k, v in item.items()})
             else:
                 what = "a slot name without a value" if isinstance(item, str) else describe_value(item)
                 self.error(f"a `slot_was_set` item must be {form}, found {what}", item_line, hint)
@@ -677,363 +515,3 @@ class _Reader:
                 self.error(f"an `or` alternative must be an intent or slot_was_set: {what}", item_line, hint)
                 ok = False
         return OrStep(alternatives, self.source, line) if ok and alternatives else None
-
-
-# --- `or` and checkpoint expansion ----------------------------------------------------------------------
-
-
-def _too_many(limit: int, first: StoryBlock) -> ConductorError:
-    return ConductorError.single(
-        f"checkpoints and `or` steps expand to more than {limit:,} stories",
-        first.file,
-        first.line,
-        "Each `or` multiplies the stories through it, and each checkpoint joins every story ending in it "
-        "to every story starting with it; use fewer alternatives, or split long chains into separate ones.",
-    )
-
-
-def _step_alternatives(steps: Sequence[Step], block: StoryBlock, limit: int) -> list[list[Step]]:
-    paths: list[list[Step]] = [[]]
-    for step in steps:
-        if isinstance(step, OrStep):
-            if len(paths) * len(step.alternatives) > limit:
-                raise _too_many(limit, block)
-            paths = [[*path, alternative] for path in paths for alternative in step.alternatives]
-        else:
-            for path in paths:
-                path.append(step)
-    return paths
-
-
-def expand_or(block: StoryBlock, limit: int = MAX_EXPANDED_STORIES) -> list[StoryBlock]:
-    """One block per combination of its `or` alternatives (the block itself when it has no `or`)."""
-    if not any(isinstance(step, OrStep) for step in block.steps):
-        return [block]
-    return [replace(block, steps=steps) for steps in _step_alternatives(block.steps, block, limit)]
-
-
-@dataclass(eq=False)
-class _Part:
-    """The piece of a block between checkpoints; with no `starts` it begins a conversation."""
-
-    block: StoryBlock
-    starts: list[CheckpointStep]
-    steps: list[Step]
-    ends: list[CheckpointStep]
-
-
-def _parts(block: StoryBlock, warnings: list[Problem]) -> list[_Part]:
-    parts: list[_Part] = []
-    starts: list[CheckpointStep] = []
-    steps: list[Step] = []
-    run: list[CheckpointStep] = []
-    for step in [*block.steps, None]:
-        if isinstance(step, CheckpointStep):
-            run.append(step)
-            continue
-        if run:
-            if not steps and not parts:
-                starts = run
-            else:
-                for checkpoint in run:
-                    if checkpoint.slot_was_set:
-                        warnings.append(Problem(
-                            f"the slot conditions of checkpoint {checkpoint.name!r} are ignored: conditions "
-                            "only apply to checkpoints that start a story",
-                            checkpoint.file, checkpoint.line,
-                            "Move the `slot_was_set` to the checkpoint at the start of the next story.",
-                            Severity.WARNING,
-                        ))
-                parts.append(_Part(block, starts, steps, run))
-                starts = [CheckpointStep(c.name, {}, c.file, c.line) for c in run]
-                steps = []
-            run = []
-        if step is not None:
-            steps.append(step)
-    if steps:
-        parts.append(_Part(block, starts, steps, []))
-    return parts
-
-
-_KIND_WORDS: Final[dict[StoryKind, str]] = {"story": "story", "rule": "rule", "test": "test story"}
-
-
-def _checkpoint_warnings(parts: list[_Part], warnings: list[Problem]) -> None:
-    started = {c.name for p in parts for c in p.starts}
-    ended = {c.name for p in parts for c in p.ends}
-    reported: set[tuple[str, str]] = set()
-    for part in parts:
-        what = f"{_KIND_WORDS[part.block.kind]} {part.block.name!r}"
-        one_sided = [("starts", c, "End") for c in part.starts if c.name not in ended]
-        one_sided += [("ends", c, "Start") for c in part.ends if c.name not in started]
-        for verb, checkpoint, remedy in one_sided:
-            if (verb, checkpoint.name) in reported:
-                continue
-            reported.add((verb, checkpoint.name))
-            other = "ends" if verb == "starts" else "starts"
-            unused = ", so that part is never used" if verb == "starts" else ""
-            warnings.append(Problem(
-                f"checkpoint {checkpoint.name!r} {verb} {what}, but nothing {other} with it{unused}",
-                checkpoint.file,
-                checkpoint.line,
-                f"{remedy} another {_KIND_WORDS[part.block.kind]} with `- checkpoint: {checkpoint.name}`, "
-                "or check the spelling.",
-                Severity.WARNING,
-            ))
-
-
-def _slots_after(steps: Iterable[Step], slots: dict[str, Any]) -> dict[str, Any]:
-    result = dict(slots)
-    for step in steps:
-        if isinstance(step, SlotWasSetStep):
-            result.update(step.slots)
-    return result
-
-
-def _conditions_hold(conditions: Mapping[str, Any], slots: Mapping[str, Any]) -> bool:
-    for slot, wanted in conditions.items():
-        value = slots.get(slot)
-        if value is ANY_VALUE:
-            if wanted is None:
-                return False
-        elif value != wanted:
-            return False
-    return True
-
-
-class _Joiner:
-    """Walks the parts of one kind of block from conversation starts through their checkpoints."""
-
-    def __init__(self, parts: list[_Part], limit: int) -> None:
-        self.limit = limit
-        self.by_start: dict[str, list[tuple[_Part, CheckpointStep]]] = {}
-        for part in parts:
-            for checkpoint in part.starts:
-                self.by_start.setdefault(checkpoint.name, []).append((part, checkpoint))
-        self.alternatives = {id(part): _step_alternatives(part.steps, part.block, limit) for part in parts}
-        self.found: list[StoryBlock] = []
-        self.visits = 0
-
-    def walk_from(self, part: _Part) -> list[StoryBlock]:
-        self.found = []
-        for steps in self.alternatives[id(part)]:
-            self.extend([(part, steps)], _slots_after(steps, {}))
-        return self.found
-
-    def extend(self, path: list[tuple[_Part, list[Step]]], slots: dict[str, Any]) -> None:
-        self.visits += 1
-        if self.visits > 10 * self.limit:  # paths that slot conditions drop still cost time
-            raise _too_many(self.limit, path[0][0].block)
-        last = path[-1][0]
-        if not last.ends:
-            self.emit(path)
-            return
-        on_path = {id(part) for part, _ in path}
-        stuck = False
-        for end in last.ends:
-            starters = self.by_start.get(end.name, [])
-            fresh = [(part, start) for part, start in starters if id(part) not in on_path]
-            if not fresh:
-                stuck = True  # nothing starts here, or only parts already walked (a cycle): the path ends
-            for part, start in fresh:
-                if not _conditions_hold(start.slot_was_set, slots):
-                    continue
-                for steps in self.alternatives[id(part)]:
-                    self.extend([*path, (part, steps)], _slots_after(steps, slots))
-        if stuck:
-            self.emit(path)
-
-    def emit(self, path: list[tuple[_Part, list[Step]]]) -> None:
-        if len(self.found) >= self.limit:
-            raise _too_many(self.limit, path[0][0].block)
-        names: list[str] = []
-        for part, _ in path:
-            if part.block.name not in names:
-                names.append(part.block.name)
-        first = path[0][0].block
-        steps = [step for _, part_steps in path for step in part_steps]
-        self.found.append(replace(first, name=" > ".join(names), steps=steps))
-
-
-def resolve_checkpoints(
-    blocks: Sequence[StoryBlock], *, warnings: list[Problem] | None = None, limit: int = MAX_EXPANDED_STORIES
-) -> list[StoryBlock]:
-    """Linear stories: checkpoints joined and `or` steps expanded, as Rasa's training data generator does.
-
-    A story ending in checkpoint X continues with every story starting with X (whose start conditions the
-    slots set so far meet); a story starting with a checkpoint is only reached that way. A path that reaches a
-    checkpoint nothing starts with, or that would repeat a part (a cycle), ends there. Joined stories are
-    named like Rasa names them, `first > second`. Stories, test stories and rules are joined only with their
-    own kind; rules just have their `or` steps expanded. Raises `ConductorError` when the result would
-    exceed `limit` stories; checkpoints used at one end only are warnings.
-    """
-    found: list[Problem] = []
-    result: list[StoryBlock] = []
-    parts_of_kind: dict[StoryKind, list[_Part]] = {}
-    parts_of_block: dict[int, list[_Part]] = {}
-    for block in blocks:
-        parts = _parts(block, found)
-        parts_of_block[id(block)] = parts
-        parts_of_kind.setdefault(block.kind, []).extend(parts)
-    joiners = {kind: _Joiner(parts, limit) for kind, parts in parts_of_kind.items()}
-    for parts in parts_of_kind.values():
-        _checkpoint_warnings(parts, found)
-    for block in blocks:
-        for part in parts_of_block[id(block)]:
-            if not part.starts:
-                result.extend(joiners[block.kind].walk_from(part))
-                if len(result) > limit:
-                    raise _too_many(limit, block)
-    _report_warnings(found, warnings)
-    return result
-
-
-# --- writing --------------------------------------------------------------------------------------------
-
-_PLAIN_TEXT = re.compile(r"[A-Za-z_][A-Za-z0-9_./'()!?&+@$%-]*(?: [A-Za-z0-9_./'()!?&+@$%-]+)*")
-_RESERVED = frozenset({"null", "true", "false", "yes", "no", "on", "off", "y", "n"})
-
-
-def _scalar(value: Any) -> str:
-    """A YAML scalar that reads back (with YAML 1.2, as Rasa and `bot.yamlio` read) as the same value."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return ".nan"
-        if math.isinf(value):
-            return ".inf" if value > 0 else "-.inf"
-        return repr(value)
-    text = str(value)
-    if _PLAIN_TEXT.fullmatch(text) and text.lower() not in _RESERVED:
-        return text
-    return json.dumps(text, ensure_ascii=False)
-
-
-def _flow(value: Any) -> str:
-    """Any plain value (lists and mappings nested) on one line."""
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{_scalar(k)}: {_flow(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_flow(v) for v in value) + "]"
-    return _scalar(value)
-
-
-def _comment(text: str | None) -> str:
-    if text is None:
-        return ""
-    return "  # predicted: " + " ".join(text.split())
-
-
-def _text_block(text: str, indent: str) -> str:
-    """Text as a `|-` literal block (as Rasa writes `user:`), or quoted when a block cannot hold it."""
-    printable = all(ch.isprintable() or ch == "\n" for ch in text)
-    if text and printable and text == text.strip():
-        return "|-\n" + "\n".join(indent + line if line else "" for line in text.split("\n"))
-    return json.dumps(text, ensure_ascii=False)
-
-
-class _Writer:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def user(self, step: UserStep, pad: str, comment: str) -> None:
-        first = True
-
-        def put(text: str) -> None:
-            nonlocal first
-            self.lines.append((pad + "- " if first else pad + "  ") + text)
-            first = False
-
-        if step.intent is not None:
-            put(f"intent: {_scalar(step.intent)}{comment}")
-            comment = ""
-        if step.entities:
-            put("entities:")
-            for entity in step.entities:
-                self.entity(entity, pad + "  ")
-        if step.user_text is not None:
-            markup = format_annotated(step.user_text, step.text_entities)
-            put(f"user: {_text_block(markup, pad + '    ')}{comment}")
-
-    def entity(self, entity: StoryEntity, pad: str) -> None:
-        extras = [f"{key}: {_scalar(v)}" for key, v in (("role", entity.role), ("group", entity.group)) if v]
-        reserved_name = entity.name in ("entity", "value", "role", "group")
-        explicit = reserved_name or (bool(extras) and entity.value is ANY_VALUE)
-        if explicit:
-            fields = [f"entity: {_scalar(entity.name)}"]
-            if entity.value is not ANY_VALUE:
-                fields.append(f"value: {_flow(entity.value)}")
-        elif entity.value is ANY_VALUE:
-            fields = [_scalar(entity.name)]
-        else:
-            fields = [f"{_scalar(entity.name)}: {_flow(entity.value)}"]
-        for index, text in enumerate([*fields, *extras]):
-            self.lines.append((pad + "- " if index == 0 else pad + "  ") + text)
-
-    def slots(self, slots: Mapping[str, Any], pad: str) -> None:
-        for slot, value in slots.items():
-            text = _scalar(slot) if value is ANY_VALUE else f"{_scalar(slot)}: {_flow(value)}"
-            self.lines.append(f"{pad}- {text}")
-
-    def step(self, step: Step, pad: str, predicted: str | None = None) -> None:
-        comment = _comment(predicted)
-        if isinstance(step, UserStep):
-            self.user(step, pad, comment)
-        elif isinstance(step, ActionStep):
-            self.lines.append(f"{pad}- action: {_scalar(step.name)}{comment}")
-        elif isinstance(step, BotStep):
-            self.lines.append(f"{pad}- bot: {_text_block(step.text, pad + '    ')}{comment}")
-        elif isinstance(step, ActiveLoopStep):
-            self.lines.append(f"{pad}- active_loop: {_scalar(step.name)}{comment}")
-        elif isinstance(step, SlotWasSetStep):
-            self.lines.append(f"{pad}- slot_was_set:{comment}")
-            self.slots(step.slots, pad + "  ")
-        elif isinstance(step, CheckpointStep):
-            self.lines.append(f"{pad}- checkpoint: {_scalar(step.name)}{comment}")
-            if step.slot_was_set:
-                self.lines.append(f"{pad}  slot_was_set:")
-                self.slots(step.slot_was_set, pad + "  ")
-        else:
-            self.lines.append(f"{pad}- or:{comment}")
-            for alternative in step.alternatives:
-                self.step(alternative, pad + "  ")
-
-    def block(self, block: StoryBlock, index: int, predicted: Mapping[tuple[int, int], str]) -> None:
-        title = "rule" if block.kind == "rule" else "story"
-        self.lines.append(f"- {title}: {_scalar(block.name)}")
-        if block.metadata is not None:
-            self.lines.append(f"  metadata: {_flow(block.metadata)}")
-        if block.condition:
-            self.lines.append("  condition:")
-            for condition in block.condition:
-                self.step(condition, "  ")
-        if block.conversation_start:
-            self.lines.append("  conversation_start: true")
-        self.lines.append("  steps:")
-        for position, step in enumerate(block.steps):
-            self.step(step, "  ", predicted.get((index, position)))
-        if not block.wait_for_user_input:
-            self.lines.append("  wait_for_user_input: false")
-
-
-def dump_stories(blocks: Sequence[StoryBlock], predicted: Mapping[tuple[int, int], str] | None = None) -> str:
-    """Rasa 3.x YAML for `blocks` (stories and test stories under `stories:`, rules under `rules:`).
-
-    `predicted` maps (index of a block in `blocks`, index of a step in its `steps`) to what was predicted
-    there instead; that step gets the comment `# predicted: <text>`, as in Rasa's `failed_test_stories.yml`
-    (an action name for an action step; Rasa writes `<intent>: <text>` for a user step).
-    """
-    writer = _Writer()
-    writer.lines.append(f'version: "{_FORMAT_VERSION}"')
-    for section, kinds in (("stories", ("story", "test")), ("rules", ("rule",))):
-        chosen = [(index, block) for index, block in enumerate(blocks) if block.kind in kinds]
-        if chosen:
-            writer.lines.append(f"{section}:")
-            for index, block in chosen:
-                writer.block(block, index, predicted or {})
-    return "\n".join(writer.lines) + "\n"
