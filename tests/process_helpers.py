@@ -11,6 +11,7 @@ import asyncio
 import http.client
 import os
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Sequence
@@ -142,3 +143,10 @@ async def remove_run(run: str, endpoints: Path) -> None:
     if keys:
         await client.delete(*keys)
     await client.aclose()
+
+
+def run_bot(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run the real console entry point in a subprocess, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )

@@ -12,15 +12,9 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from tests.conftest import PROJECT_NAMES, RASA_PROJECTS, REPO_ROOT
+from tests.process_helpers import run_bot
 
 runner = CliRunner()
-
-
-def run_bot(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run the real console entry point in a subprocess, as a user would."""
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=120
-    )
 
 
 @pytest.fixture
