@@ -27,9 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Final
-
-import aiohttp
+from typing import TYPE_CHECKING, Any, Final
 
 from bot.dialogue.actions import Action, ActionContext, ActionExecutionRejection
 from bot.dialogue.events import Event, SlotSet
@@ -38,6 +36,9 @@ from bot.dialogue.tracker import DialogueStateTracker
 from bot.errors import ConductorError
 from bot.plugins.discovery import DiscoveredPlugin
 from bot.plugins.sdk import ActionContext as PluginActionContext
+
+if TYPE_CHECKING:  # aiohttp is imported when an action first needs HTTP: `bot train` never does
+    import aiohttp
 from bot.plugins.sdk import (
     DecoratedAction,
     Dispatcher,
@@ -96,6 +97,8 @@ class SharedHttp:
     async def session(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
         if self._session is None or self._session.closed or self._loop is not loop:
+            import aiohttp
+
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
             self._loop = loop
         return self._session

@@ -33,8 +33,6 @@ from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import Any, Final
 
-import aiohttp
-
 from bot.config import ActionEndpoint
 from bot.dialogue.actions import ActionContext, ActionExecutionRejection
 from bot.dialogue.events import Event, events_from_dicts
@@ -239,6 +237,8 @@ class ActionServerClient:
         return _event_dicts(body.get("events"), source), _messages(body.get("responses"), source)
 
     async def _post(self, payload: dict[str, Any]) -> tuple[int, Any]:
+        import aiohttp  # here, not at the top: `bot train` imports this module and never calls a server
+
         session = await self.http.session()
         try:
             async with session.post(
