@@ -1,7 +1,9 @@
 """CRFEntityExtractor: a linear-chain CRF (python-crfsuite) that tags tokens with entity labels.
 
 Each token is tagged with the entity, role and group it belongs to, so roles and groups are learned with the
-entity itself: a label is the JSON list `[entity, role, group]`. Features: see `entity_features`.
+entity itself: a label is the JSON list `[entity, role, group]`. Features: see `entity_features`; two of them
+are learned from the training data besides the CRF's weights (a gazetteer of annotated phrases and a
+naive-Bayes guess of the message's intent) and saved with it.
 
 Two choices differ from Rasa's defaults, for speed, and both can be set back:
 * Tags are plain IO (`BILOU_flag: false`) unless `BILOU_flag: true`. Decoding costs grow with the square of
@@ -10,12 +12,13 @@ Two choices differ from Rasa's defaults, for speed, and both can be set back:
   The one thing IO cannot express is two entities of the same label side by side with nothing between.
 * Training uses crfsuite's averaged perceptron (`algorithm: ap`), for `epochs` passes (unset: 10 passes,
   more on small data sets, at most 50). `algorithm: lbfgs` trains as Rasa does, with its `max_iterations`,
-  `L1_c` and `L2_c`; on HWU64 it is about as accurate and five times slower. `algorithm: pa`
+  `L1_c` and `L2_c`; on HWU64 it is about as accurate and six or seven times slower. `algorithm: pa`
   (passive-aggressive) is also there.
 Rasa's `features` and `featurizers` options are accepted and ignored: the feature set here is fixed.
 
 The model is saved in crfsuite's own binary format (`crf.crfsuite`, not a pickle) beside a JSON file with
-the options and the gazetteer.
+the options, the gazetteer and the intent guess's counts. That file's `format` changes whenever the features
+do, so a model trained with other features is refused with a hint to retrain instead of quietly tagging worse.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ import pycrfsuite
 from bot.errors import ConductorError
 from bot.nlu.components import EntityDict
 from bot.nlu.entity_common import ComponentOptions, make_entity, malformed, read_json, write_json
-from bot.nlu.entity_features import PhraseGazetteer, TokenSpan, token_features
+from bot.nlu.entity_features import IntentGuess, PhraseGazetteer, TokenSpan, TypedSpan, token_features
 from bot.project.nlu_data import EntitySpan, Message, TrainingData
 
 if TYPE_CHECKING:
@@ -49,7 +52,9 @@ logger = logging.getLogger(__name__)
 
 _MODEL_FILE = "crf.crfsuite"
 _STATE_FILE = "crf.json"
-_FORMAT = 1
+_FORMAT = 2
+"""Version of the saved state and of the feature set: 2 added the intent guess and the gazetteer's entity names
+(and dropped the bag of nearby words)."""
 _OUTSIDE = "O"
 _DEFAULTS: dict[str, Any] = {
     "BILOU_flag": False,
@@ -102,6 +107,7 @@ class CRFEntityExtractor:
         self.split_by_comma = _comma_option(options)
         self._options = {key: options.raw(key) for key in _DEFAULTS}
         self.gazetteer = PhraseGazetteer()
+        self.intents = IntentGuess()
         self._model: bytes | None = None
         self._tagger: pycrfsuite.Tagger | None = None
 
@@ -115,19 +121,25 @@ class CRFEntityExtractor:
     def train(self, data: TrainingData, tokenizer: Language) -> None:
         """Learn from the annotated examples; with no entity annotated anywhere there is nothing to learn."""
         self._model, self._tagger = None, None
-        self.gazetteer = PhraseGazetteer()
+        self.gazetteer, self.intents = PhraseGazetteer(), IntentGuess()
         if not any(message.entities for message in data.examples):
             return
         sequences = [self._tagged_tokens(message, tokenizer) for message in data.examples]
+        named: list[list[TypedSpan]] = [[(a, b, label.entity) for a, b, label in spans] for _, spans in sequences]
         self.gazetteer = PhraseGazetteer.from_examples(
-            (words, [(a, b) for a, b, _ in spans]) for words, spans in sequences
+            (words, own) for (words, _), own in zip(sequences, named, strict=True)
+        )
+        lowered = [[word.lower() for word in words] for words, _ in sequences]
+        self.intents = IntentGuess.from_examples(
+            (words, message.intent) for words, message in zip(lowered, data.examples, strict=True)
         )
         trainer = pycrfsuite.Trainer(algorithm=self.algorithm, verbose=False)
         token_count = 0
-        for words, spans in sequences:
+        for message, (words, spans), own, low in zip(data.examples, sequences, named, lowered, strict=True):
             if not words:
                 continue
-            features = token_features(words, self.gazetteer, [(a, b) for a, b, _ in spans])
+            intent = self.intents.guess(low, own=message.intent)
+            features = token_features(words, self.gazetteer, intent, own)
             trainer.append(pycrfsuite.ItemSequence(features), self._tags(len(words), spans))
             token_count += len(words)
         trainer.set_params(self._training_params(token_count))
@@ -187,7 +199,9 @@ class CRFEntityExtractor:
         tokens = _content_tokens(doc)
         if self._tagger is None or not tokens:
             return []
-        self._tagger.set(pycrfsuite.ItemSequence(token_features([t.text for t in tokens], self.gazetteer)))
+        texts = [token.text for token in tokens]
+        intent = self.intents.guess([text.lower() for text in texts])
+        self._tagger.set(pycrfsuite.ItemSequence(token_features(texts, self.gazetteer, intent)))
         tags = self._tagger.tag()
         entities: list[EntityDict] = []
         for found in self._spans(tags, tokens):
@@ -247,7 +261,8 @@ class CRFEntityExtractor:
                 "format": _FORMAT,
                 "options": self._options,
                 "trained": self._model is not None,
-                "gazetteer": self.gazetteer.buckets,
+                "gazetteer": self.gazetteer.state(),
+                "intents": self.intents.state(),
             },
         )
         if self._model is not None:
@@ -257,16 +272,26 @@ class CRFEntityExtractor:
     def load(cls, directory: Path) -> CRFEntityExtractor:
         path = directory / _STATE_FILE
         state = read_json(path, cls.name)
-        if not isinstance(state, dict) or state.get("format") != _FORMAT:
-            raise malformed(path, cls.name, f"expected an object with format {_FORMAT}")
-        gazetteer = state.get("gazetteer")
-        if not isinstance(gazetteer, dict) or not all(isinstance(v, str) for v in gazetteer.values()):
-            raise malformed(path, cls.name, "`gazetteer` must map phrases to text")
+        if not isinstance(state, dict):
+            raise malformed(path, cls.name, "expected a JSON object")
+        if state.get("format") != _FORMAT:
+            raise ConductorError.single(
+                f"{cls.name}: this model was trained by another version of Conductor (entity feature format "
+                f"{state.get('format')!r}; this version reads format {_FORMAT})",
+                file=path,
+                hint="Train the model again with `bot train --force`.",
+            )
+        gazetteer = PhraseGazetteer.from_state(state.get("gazetteer"))
+        if gazetteer is None:
+            raise malformed(path, cls.name, "`gazetteer` must map phrases to [rate, [entity names]]")
+        intents = IntentGuess.from_state(state.get("intents"))
+        if intents is None:
+            raise malformed(path, cls.name, "`intents` must hold the intent guess's example and word counts")
         try:
             extractor = cls(state.get("options"))
         except ConductorError as exc:
             raise malformed(path, cls.name, f"bad options ({exc.problems[0].message})") from None
-        extractor.gazetteer = PhraseGazetteer(gazetteer)
+        extractor.gazetteer, extractor.intents = gazetteer, intents
         if state.get("trained"):
             model_path = directory / _MODEL_FILE
             try:

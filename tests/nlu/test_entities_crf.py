@@ -263,3 +263,54 @@ def test_training_does_not_depend_on_what_else_used_the_c_random_generator(
         extractor.save(tmp_path / str(index))
         models.append((tmp_path / str(index) / "crf.crfsuite").read_bytes())
     assert models[0] == models[1]
+
+
+def test_what_the_message_is_about_decides_an_unseen_entity(nlp: Language) -> None:
+    # The word that tells the two intents apart is beyond the neighbouring-word window of the entity, so only
+    # the intent guess can tell. L-BFGS: on a dozen examples the perceptron leans on the words themselves.
+    games = ["chess", "tetris", "sudoku", "minecraft", "checkers", "pong"]
+    genres = ["jazz", "blues", "techno", "reggae", "opera", "salsa"]
+    lines = [f"i want to play [{game}](game_name) now on the console" for game in games]
+    lines += [f"i want to play [{genre}](music_genre) now on the speaker" for genre in genres]
+    chat = ["turn the console off", "turn the speaker off", "hello there"]
+    examples = _examples(lines[:6], "play_game") + _examples(lines[6:], "play_music")
+    examples += _examples(chat[:1], "play_game") + _examples(chat[1:2], "play_music") + _examples(chat[2:], "greet")
+    extractor = CRFEntityExtractor({"algorithm": "lbfgs"})
+    extractor.train(TrainingData(examples=examples), nlp)
+    assert _brief(_extract(extractor, nlp, "i want to play poker now on the console")) == [
+        ("game_name", "poker", None, None)
+    ]
+    assert _brief(_extract(extractor, nlp, "i want to play polka now on the speaker")) == [
+        ("music_genre", "polka", None, None)
+    ]
+
+
+def test_a_model_saved_with_another_feature_format_asks_for_retraining(
+    trained: CRFEntityExtractor, tmp_path: Path
+) -> None:
+    trained.save(tmp_path)
+    state = json.loads((tmp_path / "crf.json").read_text(encoding="utf-8"))
+    (tmp_path / "crf.json").write_text(json.dumps({**state, "format": 1}), encoding="utf-8")
+    with pytest.raises(ConductorError) as caught:
+        CRFEntityExtractor.load(tmp_path)
+    message = str(caught.value)
+    assert "another version of Conductor" in message and "format 1" in message and "bot train" in message
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("gazetteer", {"paris": "hi"}, "`gazetteer` must map phrases"),
+        ("intents", {"examples": {"fly": "many"}, "words": {}}, "`intents` must hold"),
+        ("intents", None, "`intents` must hold"),
+    ],
+)
+def test_a_damaged_saved_state_is_reported(
+    trained: CRFEntityExtractor, tmp_path: Path, key: str, value: object, message: str
+) -> None:
+    trained.save(tmp_path)
+    state = json.loads((tmp_path / "crf.json").read_text(encoding="utf-8"))
+    (tmp_path / "crf.json").write_text(json.dumps({**state, key: value}), encoding="utf-8")
+    with pytest.raises(ConductorError, match="malformed model file") as caught:
+        CRFEntityExtractor.load(tmp_path)
+    assert message in str(caught.value) and "bot train" in str(caught.value)
