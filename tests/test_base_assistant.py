@@ -137,7 +137,10 @@ def test_test_stories_cover_each_intent_with_unseen_texts() -> None:
     assert len(stories) >= 8
     user_steps = [step for story in stories for step in story["steps"] if "user" in step]
     assert all("intent" in step for step in user_steps)
-    assert {step["intent"] for step in user_steps} == INTENTS | BUILT_IN_INTENTS
+    assert {step["intent"] for step in user_steps} == INTENTS
+    # the fallback is tested with the intent given: no text is reliably "not understood" (see the stories)
+    given = {step["intent"] for story in stories for step in story["steps"] if "intent" in step and "user" not in step}
+    assert given == BUILT_IN_INTENTS
     training = {normalised(t) for texts in examples_by_intent().values() for t in texts}
     seen = [step["user"] for step in user_steps if normalised(step["user"]) in training]
     assert seen == []
