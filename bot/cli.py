@@ -269,6 +269,9 @@ train_app.command("nlu")(_part_trainer(("nlu",), "Train the NLU pipeline alone."
 TestModelOpt = Annotated[Path, typer.Option("--model", "-m", help="Model folder, or a folder of models.")]
 ResultsOpt = Annotated[Path, typer.Option("--out", help="Folder for the test reports.")]
 StoriesOpt = Annotated[list[Path] | None, typer.Option("--stories", "-s", help="Test stories files or folders.")]
+FailOnErrorsOpt = Annotated[
+    bool, typer.Option("--fail-on-prediction-errors", help="Exit with 1 when a test story fails.")
+]
 
 
 def _test_core(model_path: Path, stories: list[Path] | None, out: Path, fail_on_prediction_errors: bool) -> bool:
@@ -314,9 +317,7 @@ def test(
     model: TestModelOpt = Path("models"),
     stories: StoriesOpt = None,
     out: ResultsOpt = Path("results"),
-    fail_on_prediction_errors: Annotated[
-        bool, typer.Option("--fail-on-prediction-errors", help="Exit with 1 when a test story fails.")
-    ] = False,
+    fail_on_prediction_errors: FailOnErrorsOpt = False,
 ) -> None:
     """Test the model on the test stories (and NLU test data), writing reports to results/."""
     if ctx.invoked_subcommand is None and not _test_core(model, stories, out, fail_on_prediction_errors):
@@ -329,9 +330,7 @@ def test_core(
     model: TestModelOpt = Path("models"),
     stories: StoriesOpt = None,
     out: ResultsOpt = Path("results"),
-    fail_on_prediction_errors: Annotated[
-        bool, typer.Option("--fail-on-prediction-errors", help="Exit with 1 when a test story fails.")
-    ] = False,
+    fail_on_prediction_errors: FailOnErrorsOpt = False,
 ) -> None:
     """Check test stories the way `rasa test core` does (teacher forcing)."""
     if not _test_core(model, stories, out, fail_on_prediction_errors):

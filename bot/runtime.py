@@ -20,7 +20,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +30,7 @@ from bot.brokers.broker import EventBroker
 from bot.dialogue.actions import ActionRegistry
 from bot.dialogue.events import Event
 from bot.dialogue.policies.ensemble import max_number_of_predictions
-from bot.dialogue.processor import MessageProcessor
+from bot.dialogue.processor import MessageProcessor, Turn
 from bot.dialogue.tracker import DialogueStateTracker
 from bot.errors import ConductorError
 from bot.model import LoadedModel, load_model
@@ -284,23 +284,37 @@ class Runtime:
 
     # --- turns --------------------------------------------------------------------------------------------
 
+    async def _turn(
+        self,
+        sender_id: str,
+        channel: OutputChannel,
+        run: Callable[[MessageProcessor, DialogueStateTracker], Awaitable[Turn]],
+    ) -> TurnResult:
+        """Under the conversation's lock: load its tracker, `run` the processor on it, store the new events,
+        send the replies. The generation served at the start serves the whole turn."""
+        with self._in_flight() as served:
+            async with self.lock_store.lock(sender_id):
+                tracker, seq = await self._load(served, sender_id)
+                try:
+                    turn = await run(served.processor, tracker)
+                except BaseException:
+                    served.cache.drop(sender_id)  # the processor may have changed the cached tracker
+                    raise
+                await self._commit(served, tracker, seq, turn.events)
+                await self._send(channel, sender_id, turn.replies)
+        return TurnResult(list(turn.events), list(turn.replies))
+
     async def handle_message(self, message: UserMessage) -> TurnResult:
         """Handle one user message and send the replies through its output channel."""
         started = time.perf_counter()
-        with self._in_flight() as served:
-            async with self.lock_store.lock(message.sender_id):
-                tracker, seq = await self._load(served, message.sender_id)
-                try:
-                    turn = await served.processor.handle_message(
-                        tracker, message, output_channel=message.output_channel.name
-                    )
-                except BaseException:
-                    served.cache.drop(message.sender_id)
-                    raise
-                await self._commit(served, tracker, seq, turn.events)
-                await self._send(message.output_channel, message.sender_id, turn.replies)
+        channel = message.output_channel
+        result = await self._turn(
+            message.sender_id,
+            channel,
+            lambda processor, tracker: processor.handle_message(tracker, message, output_channel=channel.name),
+        )
         logger.debug("turn of %s took %.1f ms", message.sender_id, (time.perf_counter() - started) * 1000)
-        return TurnResult(list(turn.events), list(turn.replies))
+        return result
 
     async def trigger_intent(
         self,
@@ -310,15 +324,13 @@ class Runtime:
         output_channel: OutputChannel | None = None,
     ) -> TurnResult:
         channel = output_channel or CollectingOutputChannel()
-        with self._in_flight() as served:
-            async with self.lock_store.lock(sender_id):
-                tracker, seq = await self._load(served, sender_id)
-                turn = await served.processor.trigger_intent(
-                    tracker, intent, entities or {}, output_channel=channel.name
-                )
-                await self._commit(served, tracker, seq, turn.events)
-                await self._send(channel, sender_id, turn.replies)
-        return TurnResult(list(turn.events), list(turn.replies))
+        return await self._turn(
+            sender_id,
+            channel,
+            lambda processor, tracker: processor.trigger_intent(
+                tracker, intent, entities or {}, output_channel=channel.name
+            ),
+        )
 
     async def execute_action(
         self,
@@ -330,15 +342,13 @@ class Runtime:
         output_channel: OutputChannel | None = None,
     ) -> TurnResult:
         channel = output_channel or CollectingOutputChannel()
-        with self._in_flight() as served:
-            async with self.lock_store.lock(sender_id):
-                tracker, seq = await self._load(served, sender_id)
-                turn = await served.processor.execute_action(
-                    tracker, action, policy=policy, confidence=confidence, output_channel=channel.name
-                )
-                await self._commit(served, tracker, seq, turn.events)
-                await self._send(channel, sender_id, turn.replies)
-        return TurnResult(list(turn.events), list(turn.replies))
+        return await self._turn(
+            sender_id,
+            channel,
+            lambda processor, tracker: processor.execute_action(
+                tracker, action, policy=policy, confidence=confidence, output_channel=channel.name
+            ),
+        )
 
     async def append_events(self, sender_id: str, events: Sequence[Event]) -> DialogueStateTracker:
         served = self._served

@@ -19,12 +19,15 @@ from pathlib import Path
 from bot.config import EventBrokerSettings
 from bot.dialogue.events import Event
 from bot.errors import ConductorError
+from bot.service import Service
 
 __all__ = ["EventBroker", "create_event_broker"]
 
 
-class EventBroker(ABC):
-    """Publishes conversation events somewhere else; see the module docstring for the contract."""
+class EventBroker(Service, ABC):
+    """Publishes conversation events somewhere else; see the module docstring for the contract. `start` begins
+    publishing: an unreachable broker is not an error unless the broker is told to make it one. `close`
+    publishes what is still pending within a short deadline, then disconnects."""
 
     @classmethod
     def from_settings(cls, settings: EventBrokerSettings, source: str | None = None) -> EventBroker:
@@ -36,15 +39,9 @@ class EventBroker(ABC):
         del settings, source
         return cls()
 
-    async def start(self) -> None:
-        """Begin publishing. An unreachable broker is not an error unless the broker is told to make it one."""
-
     @abstractmethod
     def publish(self, sender_id: str, events: Sequence[Event]) -> None:
         """Hand over the events just stored for `sender_id`, in order. Returns at once; never raises."""
-
-    async def close(self) -> None:
-        """Publish what is still pending within a short deadline, then disconnect."""
 
 
 _UNSUPPORTED_EVENT_BROKERS = {

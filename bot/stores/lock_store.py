@@ -32,11 +32,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from bot.config import LockStoreSettings
 from bot.errors import ConductorError
+from bot.service import Service
 from bot.stores.tracker_store import import_store_class, warn_unused_settings
 
 __all__ = [
@@ -87,8 +86,9 @@ def lock_lifetime_from_environment(source: str | None = None) -> float:
     return lifetime
 
 
-class LockStore(ABC):
-    """Per-conversation locks, granted in arrival order, each expiring after its lifetime."""
+class LockStore(Service, ABC):
+    """Per-conversation locks, granted in arrival order, each expiring after its lifetime. `start` connects
+    (a server that cannot be reached is an error); `close` releases the connections."""
 
     def __init__(self, lock_lifetime: float = DEFAULT_LOCK_LIFETIME) -> None:
         self.lock_lifetime = lock_lifetime
@@ -98,21 +98,6 @@ class LockStore(ABC):
         """The store an endpoints.yml `lock_store` section describes; custom stores override this."""
         del settings
         return cls(lock_lifetime_from_environment(source))
-
-    async def start(self) -> None:
-        """Connect; a server that cannot be reached is an error."""
-
-    async def close(self) -> None:
-        """Release connections."""
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        await self.close()
 
     @abstractmethod
     async def acquire(self, conversation_id: str, lifetime: float, wait_timeout: float | None) -> str:

@@ -21,12 +21,12 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import Any, NamedTuple, Self
+from typing import Any, NamedTuple
 
 from bot.config import TrackerStoreSettings
 from bot.dialogue.events import Event, events_from_dicts
 from bot.errors import ConductorError, Problem
+from bot.service import Service
 
 __all__ = [
     "EncodedEvent",
@@ -83,8 +83,11 @@ def decode_events(texts: Iterable[str | bytes], sender_id: str) -> list[Event]:
     return events_from_dicts(dicts, source=f"conversation {sender_id!r}", owned=True)
 
 
-class TrackerStore(ABC):
+class TrackerStore(Service, ABC):
     """Where conversations are kept: `sender_id` -> the events of that conversation, in order.
+
+    `start` connects and prepares the storage (tables, indexes): a server that cannot be reached is an error.
+    `close` finishes pending writes, then releases the connections.
 
     Every method may be called concurrently from many tasks; two appends to one conversation never mix their
     events, and none is lost (the lock store normally keeps them apart, but a store stays consistent on its
@@ -100,21 +103,6 @@ class TrackerStore(ABC):
         """
         del settings, source
         return cls()
-
-    async def start(self) -> None:
-        """Connect and prepare the storage (tables, indexes); a server that cannot be reached is an error."""
-
-    async def close(self) -> None:
-        """Release connections; pending writes are finished first."""
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        await self.close()
 
     @abstractmethod
     async def append(self, sender_id: str, events: Sequence[Event]) -> int:
