@@ -92,14 +92,6 @@ def _unreachable_redis(tmp_path: Path) -> LockStoreSettings:
 # --- Slack --------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-async def standin() -> AsyncIterator[SlackStandIn]:
-    slack = SlackStandIn()
-    await slack.start()
-    yield slack
-    await slack.stop()
-
-
 async def _finish(*running: RunningChannel) -> None:
     for each in running:
         await each.channel.finish_turns(5)
@@ -191,10 +183,8 @@ class TelegramProcess:
 
 @pytest.fixture
 async def telegram_api() -> AsyncIterator[TelegramApiStandin]:
-    standin = TelegramApiStandin(TELEGRAM_TOKEN)
-    await standin.start()
-    yield standin
-    await standin.close()
+    async with TelegramApiStandin(TELEGRAM_TOKEN) as standin:
+        yield standin
 
 
 @pytest.fixture

@@ -145,14 +145,6 @@ async def running_channel(
 
 
 @pytest.fixture
-async def standin() -> AsyncIterator[SlackStandIn]:
-    slack = SlackStandIn()
-    await slack.start()
-    yield slack
-    await slack.stop()
-
-
-@pytest.fixture
 def bot() -> ScriptedBot:
     return ScriptedBot()
 

@@ -94,10 +94,8 @@ MakeTelegram = Callable[..., Awaitable[Telegram]]
 
 @pytest.fixture
 async def api() -> AsyncIterator[TelegramApiStandin]:
-    standin = TelegramApiStandin(TOKEN)
-    await standin.start()
-    yield standin
-    await standin.close()
+    async with TelegramApiStandin(TOKEN) as standin:
+        yield standin
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.dialogue.events import ActionExecuted, BotUttered, Event, SlotSet
-from bot.dialogue.model import train_policies
+from bot.dialogue.model import DialogueModel, train_policies
 from bot.dialogue.processor import MessageProcessor
 from bot.dialogue.tracker import DialogueStateTracker
 from bot.project.loader import Project
@@ -82,15 +82,19 @@ def write_instance(
     return root
 
 
-def processor_for(project: Project, registry: Any) -> MessageProcessor:
-    """A processor over the project's rules and stories (Memoization + Rule policies), messages as payloads."""
-    model = train_policies(
+def policies_for(project: Project) -> DialogueModel:
+    """The Memoization and Rule policies trained on the project's rules and stories."""
+    return train_policies(
         domain=project.domain,
         stories=project.stories,
         rules=project.rules,
         policies=[("MemoizationPolicy", {}), ("RulePolicy", {})],
     )
-    return MessageProcessor(project.domain, None, model, registry)
+
+
+def processor_for(project: Project, registry: Any) -> MessageProcessor:
+    """A processor over the project's rules and stories (Memoization + Rule policies), messages as payloads."""
+    return MessageProcessor(project.domain, None, policies_for(project), registry)
 
 
 def say(text: str, sender: str = "tester") -> UserMessage:

@@ -22,7 +22,7 @@ from plugin_helpers import (
     write_plugin,
 )
 
-from bot.errors import ConductorError
+from bot.errors import ConductorError, Problem
 from bot.plugins.actions import FALLBACK_TEXT
 from bot.plugins.discovery import discover_plugins
 from bot.plugins.instance import enable_plugins, load_instance
@@ -163,6 +163,17 @@ def clinic(tmp_path: Path, calendar_url: str, *, base: bool = True) -> tuple[Pro
     return project, build_action_registry(project, instance, plugins=plugins)
 
 
+def registry_problems(root: Path) -> list[Problem]:
+    """The problems building the action registry of the instance at `root` (its own plugins only) raises."""
+    instance = load_instance(root)
+    catalog = discover_plugins(instance.plugins_dir, shipped=root / "none", entry_points=False)
+    plugins, _ = enable_plugins(instance, catalog)
+    with pytest.raises(ConductorError) as excinfo:
+        build_action_registry(load_project_with_plugins(ProjectPaths.discover(root), instance, catalog=catalog),
+                              plugins=plugins)
+    return excinfo.value.problems
+
+
 async def test_an_action_speaks_with_responses_settings_and_buttons_and_sets_slots(
     tmp_path: Path, calendar: str
 ) -> None:
@@ -278,13 +289,7 @@ def test_an_action_name_provided_twice_is_an_error_naming_both(tmp_path: Path) -
         actions='from bot.plugins.sdk import action\n\n@action("action_same")\nasync def b(ctx):\n    return []\n',
     )
     write_instance(tmp_path, "plugins:\n  one:\n  two:\n")
-    instance = load_instance(tmp_path)
-    catalog = discover_plugins(instance.plugins_dir, shipped=tmp_path / "none", entry_points=False)
-    plugins, _ = enable_plugins(instance, catalog)
-    with pytest.raises(ConductorError) as excinfo:
-        build_action_registry(load_project_with_plugins(ProjectPaths.discover(tmp_path), instance, catalog=catalog),
-                              plugins=plugins)
-    [problem] = excinfo.value.problems
+    [problem] = registry_problems(tmp_path)
     assert problem.message == "the action 'action_same' is provided by both plugin 'one' and plugin 'two'"
     assert problem.file == str(tmp_path / "plugins" / "two" / "actions.py")
 
@@ -295,13 +300,7 @@ def test_a_plugin_whose_actions_fail_to_import_is_reported_at_the_line(tmp_path:
         actions="import json\n\nVALUE = json.loads('{not json')\n",
     )
     write_instance(tmp_path, "plugins:\n  shaky:\n")
-    instance = load_instance(tmp_path)
-    catalog = discover_plugins(instance.plugins_dir, shipped=tmp_path / "none", entry_points=False)
-    plugins, _ = enable_plugins(instance, catalog)
-    with pytest.raises(ConductorError) as excinfo:
-        build_action_registry(load_project_with_plugins(ProjectPaths.discover(tmp_path), instance, catalog=catalog),
-                              plugins=plugins)
-    [problem] = excinfo.value.problems
+    [problem] = registry_problems(tmp_path)
     assert (problem.file, problem.line) == (str(tmp_path / "plugins" / "shaky" / "actions.py"), 3)
     assert problem.message.startswith("plugin 'shaky': importing its actions failed: JSONDecodeError")
 
@@ -327,12 +326,6 @@ def test_an_action_that_is_not_async_is_refused_at_its_line(tmp_path: Path) -> N
         actions='from bot.plugins.sdk import action\n\n\n@action("action_sync")\ndef blocking(ctx):\n    return []\n',
     )
     write_instance(tmp_path, "plugins:\n  sync:\n")
-    instance = load_instance(tmp_path)
-    catalog = discover_plugins(instance.plugins_dir, shipped=tmp_path / "none", entry_points=False)
-    plugins, _ = enable_plugins(instance, catalog)
-    with pytest.raises(ConductorError) as excinfo:
-        build_action_registry(load_project_with_plugins(ProjectPaths.discover(tmp_path), instance, catalog=catalog),
-                              plugins=plugins)
-    [problem] = excinfo.value.problems
+    [problem] = registry_problems(tmp_path)
     assert (problem.file, problem.line) == (str(tmp_path / "plugins" / "sync" / "actions.py"), 4)
     assert "is not an async function" in problem.message

@@ -22,7 +22,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer, unused_port
 
 from bot.dialogue.events import ActionExecuted, BotUttered, SlotSet
-from bot.dialogue.model import DialogueModel, train_policies
+from bot.dialogue.model import DialogueModel
 from bot.dialogue.processor import MessageProcessor, Turn
 from bot.dialogue.tracker import DialogueStateTracker
 from bot.errors import ConductorError
@@ -48,6 +48,7 @@ from plugins.legal.answers import (
     match_choice,
     parse_urgency,
 )
+from tests.plugins.plugin_helpers import policies_for
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN = REPO / "plugins" / "legal"
@@ -310,12 +311,7 @@ def legal_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
 @pytest.fixture(scope="module")
 def legal_policies(legal_project: Project) -> DialogueModel:
     """Rule and Memoization policies trained on the merged rules and stories."""
-    return train_policies(
-        domain=legal_project.domain,
-        stories=legal_project.stories,
-        rules=legal_project.rules,
-        policies=[("MemoizationPolicy", {}), ("RulePolicy", {})],
-    )
+    return policies_for(legal_project)
 
 
 @dataclass

@@ -20,7 +20,6 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bot.dialogue.events import BotUttered, Event, SlotSet, UserUttered
-from bot.dialogue.model import train_policies
 from bot.dialogue.processor import MessageProcessor
 from bot.dialogue.tracker import DialogueStateTracker
 from bot.plugins.instance import load_instance
@@ -44,6 +43,7 @@ from plugins.tech_support.ticket_fields import (
     match_severity,
     valid_description,
 )
+from tests.plugins.plugin_helpers import LIGHT_CONFIG, policies_for
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN = REPO / "plugins" / "tech_support"
@@ -52,17 +52,6 @@ PRODUCTS = ["RouterX", "CloudDrive", "SmartCam", "DeskSuite"]
 BASE_INTENTS = {
     "greet", "goodbye", "thanks", "affirm", "deny", "help", "bot_challenge", "out_of_scope", "human_handoff"
 }
-LIGHT_CONFIG = """\
-recipe: default.v1
-language: en
-pipeline:
-  - name: WhitespaceTokenizer
-  - name: CountVectorsFeaturizer
-  - name: LogisticRegressionClassifier
-policies:
-  - name: MemoizationPolicy
-  - name: RulePolicy
-"""
 
 
 # --- the skill's data ---------------------------------------------------------------------------------------------
@@ -620,12 +609,7 @@ def project(instance_root: Path) -> Project:
 
 @pytest.fixture(scope="module")
 def policies(project: Project) -> Any:
-    return train_policies(
-        domain=project.domain,
-        stories=project.stories,
-        rules=project.rules,
-        policies=[("MemoizationPolicy", {}), ("RulePolicy", {})],
-    )
+    return policies_for(project)
 
 
 @pytest.fixture

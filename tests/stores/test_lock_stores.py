@@ -12,6 +12,18 @@ import pytest
 from bot.stores.lock_store import LockStore, LockTimeoutError
 
 
+async def hold(lock_store: LockStore, release: asyncio.Event) -> None:
+    """Hold the lock of conversation "c" until `release` is set."""
+    async with lock_store.lock("c"):
+        await release.wait()
+
+
+async def must_not_get(lock_store: LockStore, failure: str) -> None:
+    """Wait for the lock of conversation "c"; getting it fails the test with `failure`."""
+    async with lock_store.lock("c"):
+        raise AssertionError(failure)
+
+
 async def test_one_holder_at_a_time_and_no_lost_update(lock_store: LockStore) -> None:
     counter = 0
     inside = 0
@@ -37,15 +49,11 @@ async def test_waiters_are_served_in_arrival_order(lock_store: LockStore) -> Non
     order: list[int] = []
     release = asyncio.Event()
 
-    async def holder() -> None:
-        async with lock_store.lock("c"):
-            await release.wait()
-
     async def waiter(number: int) -> None:
         async with lock_store.lock("c"):
             order.append(number)
 
-    tasks = [asyncio.create_task(holder())]
+    tasks = [asyncio.create_task(hold(lock_store, release))]
     await asyncio.sleep(0.02)
     for number in range(6):
         tasks.append(asyncio.create_task(waiter(number)))
@@ -63,11 +71,7 @@ async def test_other_conversations_are_not_blocked(lock_store: LockStore) -> Non
 async def test_a_waiter_gives_up_after_its_timeout_and_leaves_the_queue(lock_store: LockStore) -> None:
     release = asyncio.Event()
 
-    async def holder() -> None:
-        async with lock_store.lock("c"):
-            await release.wait()
-
-    task = asyncio.create_task(holder())
+    task = asyncio.create_task(hold(lock_store, release))
     await asyncio.sleep(0.02)
     started = time.monotonic()
     with pytest.raises(LockTimeoutError, match=r"after 0\.1 s"):
@@ -84,17 +88,9 @@ async def test_a_waiter_gives_up_after_its_timeout_and_leaves_the_queue(lock_sto
 async def test_a_cancelled_waiter_leaves_the_queue(lock_store: LockStore) -> None:
     release = asyncio.Event()
 
-    async def holder() -> None:
-        async with lock_store.lock("c"):
-            await release.wait()
-
-    async def waiter() -> None:
-        async with lock_store.lock("c"):
-            raise AssertionError("the cancelled waiter got the lock")
-
-    held = asyncio.create_task(holder())
+    held = asyncio.create_task(hold(lock_store, release))
     await asyncio.sleep(0.02)
-    waiting = asyncio.create_task(waiter())
+    waiting = asyncio.create_task(must_not_get(lock_store, "the cancelled waiter got the lock"))
     await asyncio.sleep(0.05)
     waiting.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -157,18 +153,10 @@ async def test_a_cancelled_waiter_always_stops(lock_store: LockStore) -> None:
     random = Random(11)
     release = asyncio.Event()
 
-    async def holder() -> None:
-        async with lock_store.lock("c"):
-            await release.wait()
-
-    async def waiter() -> None:
-        async with lock_store.lock("c"):
-            raise AssertionError("the waiter got a held lock")
-
-    held = asyncio.create_task(holder())
+    held = asyncio.create_task(hold(lock_store, release))
     await asyncio.sleep(0.02)
     for _ in range(100):
-        task = asyncio.create_task(waiter())
+        task = asyncio.create_task(must_not_get(lock_store, "the waiter got a held lock"))
         await asyncio.sleep(random.uniform(0, 0.003))
         task.cancel()
         done, _ = await asyncio.wait({task}, timeout=2)
