@@ -17,6 +17,7 @@ choosing the user's text or intent, and cutting to `max_history` turns.
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -34,6 +35,7 @@ __all__ = [
     "SLOTS",
     "USER",
     "RuleOnlyData",
+    "SavedWalk",
     "State",
     "active_loop_in_state",
     "copy_states",
@@ -201,18 +203,72 @@ def _clean(state: State) -> State:
     return {part: sub for part, sub in state.items() if sub}
 
 
-def _prior_trackers(
-    tracker: DialogueStateTracker, events: Sequence[Event] | None
-) -> Iterator[tuple[DialogueStateTracker, bool]]:
-    if events is None:
-        yield from tracker.generate_all_prior_trackers()
-        return
-    fresh = tracker.init_copy()
-    for event in events:
-        if isinstance(event, ActionExecuted):
-            yield fresh, event.hide_rule_turn
-        fresh.update(event)
-    yield fresh, False
+class _StateWalk:
+    """`states_for_tracker`'s fold over a conversation's events: the state before each action so far, and what
+    hiding rule-only turns carries from one turn to the next. It can stop after any event and go on later."""
+
+    def __init__(
+        self,
+        domain: Domain,
+        omit_unset_slots: bool,
+        ignore_rule_only_turns: bool,
+        rule_only_data: RuleOnlyData | None,
+    ) -> None:
+        self.domain = domain
+        self.omit_unset_slots = omit_unset_slots
+        self.ignore_rule_only_turns = ignore_rule_only_turns
+        self.rule_only_data = rule_only_data
+        self.states: list[State] = []
+        self.last_ml_action: dict[str, str] = {}
+        self.turn_was_hidden = False
+
+    def feed(self, prior: DialogueStateTracker, events: Sequence[Event]) -> None:
+        """Apply `events` to `prior` (the conversation replayed so far), taking the state before each action."""
+        for event in events:
+            if isinstance(event, ActionExecuted):
+                state = self._state(prior, event.hide_rule_turn)
+                if state is not None:
+                    self.states.append(state)
+            prior.update(event)
+
+    def finish(self, prior: DialogueStateTracker) -> list[State]:
+        """The states so far and the state now, leaving the walk as it was (so it can go on)."""
+        carried = self.last_ml_action, self.turn_was_hidden
+        state = self._state(prior, False)
+        self.last_ml_action, self.turn_was_hidden = carried
+        return [*self.states, state] if state is not None else list(self.states)
+
+    def _state(self, prior: DialogueStateTracker, hide_rule_turn: bool) -> State | None:
+        if self.ignore_rule_only_turns:
+            if not self.turn_was_hidden:
+                self.last_ml_action = dict(prior.latest_action)
+            # a followup action or a loop's happy path does not change whether the turn is hidden
+            if not prior.followup_action and prior.latest_action_name != prior.active_loop_name:
+                self.turn_was_hidden = hide_rule_turn
+            if self.turn_was_hidden:
+                return None
+        state = get_active_state(prior, self.domain, self.omit_unset_slots)
+        if self.ignore_rule_only_turns:
+            _remove_rule_only_features(state, self.rule_only_data)
+            if self.states:
+                _substitute_rule_only_user_input(state, self.states[-1])
+            if self.last_ml_action:
+                state[PREVIOUS_ACTION] = dict(self.last_ml_action)
+        return _clean(state)
+
+
+@dataclass
+class SavedWalk:
+    """A walk kept on a tracker between predictions, and the conversation it replayed (whose events are the
+    tracker's applied events it has taken in)."""
+
+    walk: _StateWalk
+    prior: DialogueStateTracker
+
+    def continues(self, applied: Sequence[Event]) -> bool:
+        """Whether `applied` starts with the very events taken in (an undone turn or a restart does not)."""
+        consumed = self.prior.events
+        return len(applied) >= len(consumed) and all(map(operator.is_, consumed, applied[: len(consumed)]))
 
 
 def states_for_tracker(
@@ -223,6 +279,7 @@ def states_for_tracker(
     ignore_rule_only_turns: bool = False,
     rule_only_data: RuleOnlyData | None = None,
     events: Sequence[Event] | None = None,
+    resume: bool = False,
 ) -> list[State]:
     """The state before each action of `tracker.applied_events()`, then the state now.
 
@@ -233,28 +290,33 @@ def states_for_tracker(
     turns whose action carried `hide_rule_turn` (a rule not used in any story predicted it): the hidden turns'
     states are skipped, the previous action seen stays the last visible one, and `rule_only_data`'s slots
     and loops are removed.
+
+    With `resume` the work is kept on the tracker and the next call goes on from the events it had seen, as
+    long as the tracker only gained events since (predicting the next action of a long conversation then
+    costs the same as of a short one). The states returned are then shared with later calls: read them, or
+    copy them before changing them (`prediction_states` does).
     """
-    states: list[State] = []
-    last_ml_action: dict[str, str] = {}
-    turn_was_hidden = False
-    for prior, hide_rule_turn in _prior_trackers(tracker, events):
-        if ignore_rule_only_turns:
-            if not turn_was_hidden:
-                last_ml_action = dict(prior.latest_action)
-            # a followup action or a loop's happy path does not change whether the turn is hidden
-            if not prior.followup_action and prior.latest_action_name != prior.active_loop_name:
-                turn_was_hidden = hide_rule_turn
-            if turn_was_hidden:
-                continue
-        state = get_active_state(prior, domain, omit_unset_slots)
-        if ignore_rule_only_turns:
-            _remove_rule_only_features(state, rule_only_data)
-            if states:
-                _substitute_rule_only_user_input(state, states[-1])
-            if last_ml_action:
-                state[PREVIOUS_ACTION] = dict(last_ml_action)
-        states.append(_clean(state))
-    return states
+    walk = _StateWalk(domain, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
+    if events is not None:
+        prior = tracker.init_copy()
+        walk.feed(prior, events)
+        return walk.finish(prior)
+    applied = tracker.applied_events()
+    if not resume or tracker.accepts_any_slot:  # a slot made on the fly would be missing from earlier states
+        prior = tracker.init_copy()
+        walk.feed(prior, applied)
+        return walk.finish(prior)
+    key = (omit_unset_slots, ignore_rule_only_turns)
+    saved = tracker.saved_walks.get(key)
+    if (
+        saved is None
+        or saved.walk.domain is not domain
+        or saved.walk.rule_only_data is not rule_only_data
+        or not saved.continues(applied)
+    ):
+        saved = tracker.saved_walks[key] = SavedWalk(walk, tracker.init_copy())
+    saved.walk.feed(saved.prior, applied[len(saved.prior.events) :])
+    return saved.walk.finish(saved.prior)
 
 
 def _drop_text_where_intent(states: list[State]) -> None:
@@ -296,9 +358,9 @@ def prediction_states(
         base_states = states_for_tracker(
             tracker, domain, ignore_rule_only_turns=ignore_rule_only_turns, rule_only_data=rule_only_data
         )
-    states = copy_states(base_states)
+    states = copy_states(slice_states(base_states, max_history))  # each state is chosen on its own
     _choose_last_user_input(states, use_text_for_last_user_input)
-    return slice_states(states, max_history)
+    return states
 
 
 def training_examples(

@@ -68,7 +68,7 @@ from bot.errors import ConductorError, Problem
 from bot.project.domain import Domain, SessionConfig, Slot
 
 if TYPE_CHECKING:
-    from bot.dialogue.states import RuleOnlyData, State
+    from bot.dialogue.states import RuleOnlyData, SavedWalk, State
 
 __all__ = [
     "ACTION_SESSION_START_NAME",
@@ -148,6 +148,10 @@ class DialogueStateTracker:
         """Every event of the conversation in order. Append only through `update`."""
         self.is_rule_tracker = is_rule_tracker
         """Whether this tracker was built from a rule (training only)."""
+        self._applied: _AppliedEvents | None = None
+        self.saved_walks: dict[tuple[bool, bool], SavedWalk] = {}
+        """The policies' states so far, kept between predictions (`states_for_tracker(..., resume=True)`);
+        a copy starts without them."""
         self.accepts_any_slot = slots is None
         if slots is None:
             self.slots: dict[str, TrackerSlot] = {}
@@ -423,40 +427,17 @@ class DialogueStateTracker:
         return self.events[self.idx_after_latest_restart() :]
 
     def applied_events(self) -> list[Event]:
-        """The events that make up the current state, computed as Rasa does (see the module docstring)."""
-        loop_names = {e.name for e in self.events if isinstance(e, ActiveLoop) and e.name}
-        applied: list[Event] = []
-        for event in self.events:
-            if isinstance(event, Restarted | SessionStarted):
-                applied = []
-            elif isinstance(event, ActionReverted):
-                _undo_till_previous(ActionExecuted, applied)
-            elif isinstance(event, UserUtteranceReverted):
-                # the user message, and the action_listen right before it
-                _undo_till_previous(UserUttered, applied)
-                _undo_till_previous(ActionExecuted, applied)
-            elif (
-                isinstance(event, ActionExecuted)
-                and event.name in loop_names
-                and not _first_loop_run_or_unhappy_path(event.name, applied)
-            ):
-                _undo_till_previous_loop_run(event.name, applied)
-            else:
-                applied.append(event)
-        return applied
+        """The events that make up the current state, computed as Rasa does (see the module docstring).
 
-    def generate_all_prior_trackers(self) -> Iterator[tuple[DialogueStateTracker, bool]]:
-        """The tracker as it was before each action of `applied_events()`, then as it is now.
-
-        Yields one tracker object, updated in place between yields (read it before asking for the next),
-        with the `hide_rule_turn` flag of the action that follows (False for the final state).
+        The fold is kept between calls and goes on from the events it has seen while the tracker only gained
+        events (and no new loop: a loop's name changes how its earlier runs fold), so asking again after a
+        few new events costs as much as these events.
         """
-        tracker = self.init_copy()
-        for event in self.applied_events():
-            if isinstance(event, ActionExecuted):
-                yield tracker, event.hide_rule_turn
-            tracker.update(event)
-        yield tracker, False
+        saved = self._applied
+        if saved is None or not saved.continues(self.events):
+            saved = self._applied = _AppliedEvents(self.events)
+        saved.catch_up()
+        return list(saved.applied)
 
     def past_states(
         self,
@@ -570,6 +551,46 @@ class DialogueStateTracker:
 
 
 # --- applied events, as Rasa computes them -----------------------------------------------------------------
+
+
+class _AppliedEvents:
+    """`applied_events` folded over a tracker's event list up to `count` events."""
+
+    def __init__(self, events: list[Event]) -> None:
+        self.events = events
+        self.count = 0
+        self.applied: list[Event] = []
+        self.loop_names = {event.name for event in events if isinstance(event, ActiveLoop) and event.name}
+
+    def continues(self, events: list[Event]) -> bool:
+        """Whether `events` is the list folded, grown by events that name no loop unseen so far."""
+        if events is not self.events or self.count > len(events):
+            return False
+        return not any(
+            isinstance(event, ActiveLoop) and event.name and event.name not in self.loop_names
+            for event in events[self.count :]
+        )
+
+    def catch_up(self) -> None:
+        applied = self.applied
+        for event in self.events[self.count :]:
+            if isinstance(event, Restarted | SessionStarted):
+                applied.clear()
+            elif isinstance(event, ActionReverted):
+                _undo_till_previous(ActionExecuted, applied)
+            elif isinstance(event, UserUtteranceReverted):
+                # the user message, and the action_listen right before it
+                _undo_till_previous(UserUttered, applied)
+                _undo_till_previous(ActionExecuted, applied)
+            elif (
+                isinstance(event, ActionExecuted)
+                and event.name in self.loop_names
+                and not _first_loop_run_or_unhappy_path(event.name, applied)
+            ):
+                _undo_till_previous_loop_run(event.name, applied)
+            else:
+                applied.append(event)
+        self.count = len(self.events)
 
 
 def _undo_till_previous(event_type: type[Event], done: list[Event]) -> None:

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from dialogue_helpers import action, conversation, domain_from, listen, user
 
-from bot.dialogue.events import ActionExecuted, ActiveLoop, SlotSet
+from bot.dialogue.events import (
+    ActionExecuted,
+    ActionReverted,
+    ActiveLoop,
+    Restarted,
+    SessionStarted,
+    SlotSet,
+    UserUtteranceReverted,
+)
 from bot.dialogue.states import RuleOnlyData, prediction_states, state_key, states_for_tracker
 from bot.dialogue.tracker import DialogueStateTracker
 
@@ -34,6 +44,8 @@ DOMAIN = domain_from(
         mappings: [{type: custom}]
     forms:
       trip_form:
+        required_slots: [city]
+      other_form:
         required_slots: [city]
     responses:
       utter_greet: [{text: hi}]
@@ -99,3 +111,36 @@ def test_max_history_and_keys() -> None:
     assert len(prediction_states(tracker, DOMAIN, max_history=2)) == 2
     one, two = prediction_states(tracker, DOMAIN), prediction_states(tracker, DOMAIN)
     assert state_key(one) == state_key(two)
+
+
+def test_states_and_applied_events_resumed_as_the_tracker_grows_equal_a_fresh_computation() -> None:
+    """The policies' states and the applied events are kept on a tracker and go on from the events seen; at
+    every step, through an undone user turn, an undone action, a form's runs, a new loop, a restart and a new
+    session, they equal what a tracker built afresh from the same events gives."""
+    rule_only = RuleOnlyData(frozenset({"city"}), frozenset({"trip_form"}))
+    events = [
+        listen(), user("greet", text="hey"), ActionExecuted(name="utter_greet", hide_rule_turn=True), listen(),
+        user("chitchat"), UserUtteranceReverted(), user("inform", [{"entity": "city", "value": "Rome"}]),
+        action("trip_form"), ActiveLoop(name="trip_form"), SlotSet(name="requested_slot", value="city"), listen(),
+        user("inform"), action("trip_form"), SlotSet(name="city", value="Rome"), action("trip_form"),
+        ActiveLoop(name=None), action("utter_greet"), ActionReverted(), action("utter_greet"), listen(),
+        action("other_form"), action("other_form"), ActiveLoop(name="other_form"), action("other_form"), listen(),
+        user("greet"),
+        Restarted(), listen(), user("greet"), action("utter_greet"),
+        SessionStarted(), listen(), user("inform"), SlotSet(name="vip", value=False), action("utter_greet"),
+    ]
+    grown = DialogueStateTracker.for_domain("grown", DOMAIN)
+    options: list[dict[str, Any]] = [
+        {}, {"omit_unset_slots": True}, {"ignore_rule_only_turns": True, "rule_only_data": rule_only},
+    ]
+    for count, event in enumerate(events, start=1):
+        grown.update(event)
+        # a copy computes its applied events anew (building the tracker may have kept a fold after a revert)
+        fresh = DialogueStateTracker.for_domain("fresh", DOMAIN, events[:count]).copy()
+        assert grown.applied_events() == fresh.applied_events(), f"after event {count}"
+        for option in options:
+            resumed = states_for_tracker(grown, DOMAIN, resume=True, **option)
+            assert resumed == states_for_tracker(fresh, DOMAIN, **option), f"after event {count} with {option}"
+    assert len(grown.saved_walks) == 3
+    # work resumed on a tracker is not carried into a copy, which starts its own
+    assert grown.copy().saved_walks == {}

@@ -98,6 +98,7 @@ class PredictionContext:
                 self.domain,
                 ignore_rule_only_turns=ignore_rule_only_turns,
                 rule_only_data=self.rule_only_data if ignore_rule_only_turns else None,
+                resume=True,
             )
             self._states[ignore_rule_only_turns] = cached
         return cached

@@ -13,6 +13,7 @@ after slots were set before it began.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -77,6 +78,7 @@ class MemoizationPolicy(Policy):
     def __init__(self, config: Mapping[str, Any] | None = None, lookup: dict[str, str] | None = None) -> None:
         super().__init__(config)
         self.lookup: dict[str, str] = lookup or {}
+        self._longest: int | None = None
 
     @property
     def max_history(self) -> int | None:
@@ -86,12 +88,23 @@ class MemoizationPolicy(Policy):
     def train(self, data: TrainingData, domain: Domain) -> None:
         examples = examples_of(data.stories, domain, self.max_history)
         self.lookup = lookup_from_examples([(state_key(states), action) for states, action in examples])
+        self._longest = None
+
+    def _history_needed(self) -> int:
+        """How many of the latest states a lookup needs: `max_history`, or without it one more than the
+        longest remembered example (a conversation longer than every example matches none of them, and
+        neither does its cut to that length)."""
+        if self.max_history:
+            return self.max_history
+        if self._longest is None:
+            self._longest = max([0, *(len(json.loads(key)) for key in self.lookup)])
+        return self._longest + 1
 
     def _states(self, context: PredictionContext) -> list[State]:
         return prediction_states(
             context.tracker,
             context.domain,
-            max_history=self.max_history,
+            max_history=self._history_needed(),
             base_states=context.states(ignore_rule_only_turns=True),
         )
 

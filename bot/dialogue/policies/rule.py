@@ -164,6 +164,7 @@ class RulePolicy(Policy):
         self.rule_only = RuleOnlyData()
         self.rules_not_in_stories: set[str] = set()
         self._parsed: dict[str, list[State]] = {}
+        self._longest: int | None = None
         self._sources: dict[str, list[_Source]] = defaultdict(list)
 
     # --- configuration ------------------------------------------------------------------------------------
@@ -208,11 +209,13 @@ class RulePolicy(Policy):
                 [states for states, _ in rule_examples], [states for states, _ in story_examples]
             )
         self.unhappy_paths = _loop_unhappy_lookup([*rule_examples, *story_examples])
+        self._longest = None
         if check:
             self.rules_not_in_stories = self._analyze_rules(data, domain)
 
     def _set_rules(self, rules: dict[str, str]) -> None:
         self.rules = rules
+        self._longest = None
         self._parsed = {key: list(reversed(_key_states(key))) for key in rules}
         self._parsed.update({key: list(reversed(_key_states(key))) for key in self.unhappy_paths})
 
@@ -418,6 +421,18 @@ class RulePolicy(Policy):
             parsed = self._parsed[key] = list(reversed(_key_states(key)))
         return parsed
 
+    def _history_needed(self) -> int:
+        """The most states any rule or unhappy-path key compares (at least 1).
+
+        A rule is matched against the conversation's latest states only, so the states before these can be
+        left out of the match. The key of a conversation no rule matches (the prediction's source) changes
+        with them, but is still equal to no rule's key: equal states would have matched that rule.
+        """
+        if self._longest is None:
+            keys = [*self.rules, *self.unhappy_paths]
+            self._longest = max([1, *(len(self._parsed_key(key)) for key in keys)])
+        return self._longest
+
     def _from_rules(self, context: PredictionContext, use_text: bool) -> tuple[str | None, str | None, bool]:
         tracker = context.tracker
         if use_text and tracker.latest_action_name != ACTION_LISTEN_NAME:
@@ -426,7 +441,7 @@ class RulePolicy(Policy):
             tracker,
             context.domain,
             use_text_for_last_user_input=use_text,
-            base_states=context.states(ignore_rule_only_turns=False),
+            base_states=context.states(ignore_rule_only_turns=False)[-self._history_needed() :],
         )
         returning_from_unhappy_path = False
         keys = self._matching_keys(self.rules, states)
