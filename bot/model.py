@@ -60,9 +60,15 @@ class LoadedModel:
 
 
 def project_fingerprint(project: Project, parts: tuple[str, ...]) -> str:
-    """A hash of everything training reads: config, domain, NLU data, stories and rules."""
+    """A hash of everything training reads (config, domain, NLU data, stories and rules) and of the formats
+    this version saves, so a format change makes `bot train` train again rather than reuse a model it cannot
+    load."""
+    from bot.dialogue.model import MODEL_FORMAT as DIALOGUE_FORMAT
+    from bot.nlu.artefact import NLU_FORMAT
+
     digest = hashlib.sha256()
-    digest.update(json.dumps({"format": MODEL_FORMAT, "version": __version__, "parts": parts}).encode())
+    formats = {"format": MODEL_FORMAT, "nlu": NLU_FORMAT, "dialogue": DIALOGUE_FORMAT}
+    digest.update(json.dumps({**formats, "version": __version__, "parts": parts}).encode())
     digest.update(project.config.fingerprint().encode())
     digest.update(json.dumps(project.domain.as_dict(), sort_keys=True, default=str).encode())
     if "nlu" in parts:

@@ -195,6 +195,19 @@ def test_train_reuses_an_unchanged_model(trained_core: Path) -> None:
     assert not [p for p in (trained_core / "models").iterdir() if p.name.startswith(".")]
 
 
+def test_a_new_model_format_is_trained_again_not_reused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model saved in an older format cannot be loaded, so `bot train` must not reuse it."""
+    import bot.nlu.artefact
+    from bot.model import project_fingerprint
+    from bot.project.loader import ProjectPaths, load_project
+
+    project = load_project(ProjectPaths.discover(RASA_PROJECTS / "rasa-init-3.6.21"))
+    before = project_fingerprint(project, ("nlu", "dialogue"))
+    assert project_fingerprint(project, ("nlu", "dialogue")) == before
+    monkeypatch.setattr(bot.nlu.artefact, "NLU_FORMAT", bot.nlu.artefact.NLU_FORMAT + 1)
+    assert project_fingerprint(project, ("nlu", "dialogue")) != before
+
+
 def test_test_core_passes_and_writes_reports(trained_core: Path) -> None:
     result = run_bot("test", "--fail-on-prediction-errors", cwd=trained_core)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -44,7 +44,8 @@ __all__ = [
     "write_artefact",
 ]
 
-NLU_FORMAT: Final = 1
+NLU_FORMAT: Final = 2
+"""2: n-gram weights are the square root of the smoothed IDF, and unknown words count in a row's length."""
 MANIFEST_FILE: Final = "nlu.json"
 VOCABULARY_FILE: Final = "vocabulary.json"
 ARRAYS_FILE: Final = "arrays.npz"
