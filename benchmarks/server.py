@@ -4,19 +4,25 @@ throughput when several server processes share the stores (scale-out).
 Run: `.venv/bin/python benchmarks/server.py [sqlite|postgresql|redis|memory|scale ...]` (default: sqlite,
 postgresql, redis and scale; `benchmarks/server.py scale` runs the scale-out figures alone).
 The rasa-init bot (NLU included when the pipeline exists, else `/intent` messages) runs as one
-`bot.server.run` process on loopback; an aiohttp client in this process plays the users. Per store:
+`bot.server.run` process on loopback. The users are played by wrk (Debian's `wrk` package) when it is
+installed: a C client whose own CPU use leaves the second core mostly to the server; each of its 32
+connections is one user, sending a conversation's messages one after the other. Without wrk an aiohttp client
+in this process plays them, and on a 2-core machine it needs as much CPU as the server: the figures then say
+more about the client than about the server (the output says which client ran). Per store:
 
 - cold start: from starting the process to the first answered message;
 - 32 concurrent senders: messages/s and p50/p99 latency over at most MESSAGES messages or SECONDS seconds;
 - one sender: p50 latency of sequential messages;
-- RSS of the server after its first answer, and after 10,000 conversations (one message each, 32 at a time).
+- RSS of the server after its first answer, and after 10,000 conversations (one message each, 32 at a time);
+- the server's CPU time per message while the 32 senders ran (both its threads: the event loop and SQLite's).
 
 `scale`: 1, then 2 `bot.server.run` processes (same model, each on its own port) sharing the PostgreSQL
 tracker store and the Redis lock store, as a scaled-out deployment does. The 32 concurrent senders send each
 message to the next process in turn (round-robin per request, as a load balancer without sticky sessions
 would; no proxy in between), so consecutive messages of one conversation are answered by different processes.
 Printed per process count: messages/s and p50/p99 latency over at most MESSAGES messages or SECONDS seconds.
-Client, servers, PostgreSQL and Redis share this machine's CPUs, which bounds what a second process can add.
+The aiohttp client plays the users here (wrk cannot send each request to another server). Client, servers,
+PostgreSQL and Redis share this machine's CPUs, which bounds what a second process can add.
 
 `broker`: 1 process on PostgreSQL and Redis as in `scale`, without and then with the RabbitMQ event broker
 (`event_broker` in endpoints.yml, RabbitMQ at CONDUCTOR_BENCH_RABBITMQ_URL, default
@@ -34,7 +40,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
+import re
+import shutil
 import signal
 import socket
 import statistics
@@ -156,6 +165,8 @@ class Figures:
     single_p50: float
     rss_start: float
     rss_after: float
+    cpu_per_message: float
+    client: str
 
 
 class Users:
@@ -202,6 +213,79 @@ class Users:
                 await self.say(f"{run}-rss-{number}", self.messages[0])
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+WRK_SCRIPT = """
+local texts = {%(texts)s}
+local counter = 0
+local prefix = "w"
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("user", threads)
+end
+function init(args)
+  prefix = args[1]
+end
+function request()
+  local conversation = math.floor(counter / #texts)
+  local text = texts[(counter %% #texts) + 1]
+  counter = counter + 1
+  local body = '{"sender":"' .. prefix .. user .. '-' .. conversation .. '","message":' .. text .. '}'
+  return wrk.format("POST", "/webhooks/rest/webhook", {["Content-Type"] = "application/json"}, body)
+end
+"""
+"""One wrk thread per user with one connection each, so a user's messages go one at a time, in order, and a
+conversation is the messages of CONVERSATION_TEXT; then the user starts a new conversation."""
+
+
+@dataclass
+class Load:
+    throughput: float
+    p50: float
+    p99: float
+    sent: int
+
+
+def wrk_available() -> bool:
+    return shutil.which("wrk") is not None
+
+
+def _wrk_seconds(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[unit]
+
+
+def wrk_load(base: str, messages: Sequence[str], senders: int, seconds: float, prefix: str) -> Load:
+    """Runs wrk with one connection (and thread) per sender; its latency distribution gives p50 and p99."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT % {"texts": ", ".join(f"[==[{json.dumps(text)}]==]" for text in messages)})
+    try:
+        result = subprocess.run(
+            ["wrk", f"-t{senders}", f"-c{senders}", f"-d{seconds:.0f}s", "--latency", "-s", script.name,
+             f"{base}/webhooks/rest/webhook", "--", prefix],
+            capture_output=True, text=True, check=True,
+        )
+    finally:
+        os.unlink(script.name)
+    out = result.stdout
+    failed = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if failed or "Socket errors" in out:
+        raise RuntimeError(f"wrk saw failed requests:\n{out}")
+    sent, elapsed = re.search(r"(\d+) requests in ([\d.]+\w+),", out).groups()  # type: ignore[union-attr]
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.MULTILINE))
+    return Load(
+        throughput=int(sent) / _wrk_seconds(elapsed),
+        p50=_wrk_seconds(percentiles["50"]),
+        p99=_wrk_seconds(percentiles["99"]),
+        sent=int(sent),
+    )
+
+
+def cpu_seconds(pid: int) -> float:
+    """The process's user and system CPU time so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def first_answer(base: str, messages: Sequence[str], process: subprocess.Popen[bytes]) -> None:
@@ -269,21 +353,35 @@ async def measure(store: str, model: Path, folder: Path, messages: Sequence[str]
         connector = aiohttp.TCPConnector(limit=CONCURRENCY * 2)
         async with aiohttp.ClientSession(connector=connector) as session:
             users = Users(session, [base], messages)
-            await users.concurrent(f"warm{run}", CONCURRENCY, 600, 5.0)
-            elapsed, latencies = await users.concurrent(run, CONCURRENCY, MESSAGES, SECONDS)
-            single: list[float] = []
-            await users.converse(f"{run}-single", SINGLE_SENDER_MESSAGES, time.perf_counter() + SECONDS, single)
+            if wrk_available():
+                await asyncio.to_thread(wrk_load, base, messages, CONCURRENCY, 5.0, f"warm{run}-")
+                cpu_before = cpu_seconds(process.pid)
+                load = await asyncio.to_thread(wrk_load, base, messages, CONCURRENCY, SECONDS, f"{run}-")
+                cpu = cpu_seconds(process.pid) - cpu_before
+                single_p50 = (await asyncio.to_thread(wrk_load, base, messages, 1, SECONDS, f"{run}-single-")).p50
+            else:
+                await users.concurrent(f"warm{run}", CONCURRENCY, 600, 5.0)
+                cpu_before = cpu_seconds(process.pid)
+                elapsed, latencies = await users.concurrent(run, CONCURRENCY, MESSAGES, SECONDS)
+                cpu = cpu_seconds(process.pid) - cpu_before
+                load = Load(len(latencies) / elapsed, statistics.median(latencies), percentile(latencies, 0.99),
+                            len(latencies))
+                single: list[float] = []
+                await users.converse(f"{run}-single", SINGLE_SENDER_MESSAGES, time.perf_counter() + SECONDS, single)
+                single_p50 = statistics.median(single)
             await users.many_conversations(run, CONVERSATIONS_FOR_RSS, CONCURRENCY)
         return Figures(
             store=store,
             cold_start=cold_start,
-            throughput=len(latencies) / elapsed,
-            p50=statistics.median(latencies),
-            p99=percentile(latencies, 0.99),
-            sent=len(latencies),
-            single_p50=statistics.median(single),
+            throughput=load.throughput,
+            p50=load.p50,
+            p99=load.p99,
+            sent=load.sent,
+            single_p50=single_p50,
             rss_start=rss_start,
             rss_after=rss_mb(process.pid),
+            cpu_per_message=cpu / load.sent,
+            client="wrk" if wrk_available() else "aiohttp client in the benchmark process",
         )
     finally:
         stop_servers([process])
@@ -412,13 +510,14 @@ async def cleanup(store: str, run: str) -> None:
 
 
 def report(figures: Figures) -> None:
-    print(f"\n== {figures.store} tracker store ==")
+    print(f"\n== {figures.store} tracker store (users played by {figures.client}) ==")
     rows = [
         ("cold start (process start -> first answer)", f"{figures.cold_start:.2f} s", TARGETS["cold_start"]),
         (f"{CONCURRENCY} concurrent senders: throughput", f"{figures.throughput:,.0f} msg/s "
          f"({figures.sent:,} messages)", TARGETS["throughput"]),
         (f"{CONCURRENCY} concurrent senders: p50 latency", f"{figures.p50 * 1000:.1f} ms", ""),
         (f"{CONCURRENCY} concurrent senders: p99 latency", f"{figures.p99 * 1000:.1f} ms", TARGETS["p99"]),
+        (f"{CONCURRENCY} concurrent senders: server CPU per message", f"{figures.cpu_per_message * 1000:.2f} ms", ""),
         ("one sender: p50 latency", f"{figures.single_p50 * 1000:.2f} ms", TARGETS["single_p50"]),
         ("RSS after the first answer", f"{figures.rss_start:.0f} MB", ""),
         (f"RSS after {CONVERSATIONS_FOR_RSS:,} conversations", f"{figures.rss_after:.0f} MB", TARGETS["rss"]),

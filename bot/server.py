@@ -163,14 +163,24 @@ async def _shut_down(channels: Sequence[InputChannel], runtime: Runtime) -> None
     await runtime.close()
 
 
+GC_THRESHOLDS = (20_000, 20, 100)
+"""The garbage collector's thresholds while serving (Python's are 700, 10, 10). A full collection walks every
+cached tracker's events: measured on the rasa-init bot, about 25 ms per 1,000 cached conversations once they
+outgrow the CPU's caches. With Python's thresholds one ran every second or so under load and set the p99
+latency (130 ms at 32 senders); with these, young collections are rarer and cheaper per object allocated, and
+full ones come about a tenth as often."""
+
+
 def freeze_startup_heap() -> None:
-    """Take what start-up created (modules, the model, clients) out of the garbage collector's generations.
+    """Take what start-up created (modules, the model, clients) out of the garbage collector's generations,
+    and collect less often while serving (`GC_THRESHOLDS`).
 
     Those objects live as long as the process; left in the oldest generation, every full collection scans all
     of them, which stalls the event loop for tens to hundreds of milliseconds on a busy machine.
     """
     gc.collect()
     gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 async def serve(

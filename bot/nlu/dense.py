@@ -16,14 +16,16 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp
 
 from bot.errors import ConductorError
 from bot.nlu.featurizers import SparseRow
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 __all__ = ["EMBEDDING_MODELS", "SentenceEmbedder", "embedding_model_available"]
 
@@ -80,6 +82,8 @@ class SentenceEmbedder:
         return indices, (values / norm if norm else values).astype(np.float32)
 
     def extend_matrix(self, matrix: sp.csr_matrix, texts: Sequence[str]) -> sp.csr_matrix:
+        import scipy.sparse as sp
+
         combined = sp.hstack([matrix, sp.csr_matrix(self.embed(texts).astype(np.float64))]).tocsr()
         norms = np.sqrt(np.asarray(combined.multiply(combined).sum(axis=1)).ravel())
         norms[norms == 0] = 1.0

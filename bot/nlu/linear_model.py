@@ -33,13 +33,15 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp
 
 from bot.nlu.featurizers import SparseRow
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 __all__ = ["LinearModel", "LinearSettings", "softmax", "train_linear_model"]
 

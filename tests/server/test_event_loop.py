@@ -42,6 +42,7 @@ async def test_a_burst_of_requests_never_blocks_the_loop(
     loop = asyncio.get_running_loop()
     loop.set_debug(True)
     loop.slow_callback_duration = SLOW_CALLBACK_SECONDS
+    thresholds = gc.get_threshold()
     freeze_startup_heap()
     try:
         with caplog.at_level(logging.WARNING, logger="asyncio"):
@@ -51,6 +52,7 @@ async def test_a_burst_of_requests_never_blocks_the_loop(
     finally:
         loop.set_debug(False)
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
     slow = [record.getMessage() for record in caplog.records if "took" in record.getMessage()]
     assert slow == []
     assert len(await served.store.keys()) == 61

@@ -363,7 +363,9 @@ async def test_messages_keep_flowing_while_put_model_and_a_new_model_file_swap_m
     assert f"still serving {model_c.name}" in log
 
     answers = traffic.answers
-    assert any(a.started < put_sent and a.finished > put_done for a in answers), "no message was in flight"
+    # messages were being answered while the PUT loaded and swapped the model (one spanning the whole PUT is
+    # not assured: the model loads off the event loop in a few milliseconds)
+    assert any(a.started < put_done and a.finished > put_sent for a in answers), "no message was in flight"
     assert [a for a in answers if a.status != 200] == []
     assert all(a.replies for a in answers)
     greetings = [a for a in answers if a.text == "/greet"]

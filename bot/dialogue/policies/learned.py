@@ -22,7 +22,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
-from scipy import sparse
 
 from bot.dialogue.events import ACTION_LISTEN_NAME, ActionExecuted
 from bot.dialogue.policies.base import (
@@ -60,6 +59,8 @@ def fit_softmax_regression(
     bias = np.zeros(classes)
     if classes < 2:
         return weights, bias
+    from scipy import sparse  # only training needs it: a server does not import scipy (22 MB)
+
     # the features are mostly zeros: sparse products are fast and use no BLAS threads
     rows = sparse.csr_matrix(x)
     columns = sparse.csr_matrix(x.T)
