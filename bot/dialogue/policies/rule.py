@@ -212,6 +212,7 @@ class RulePolicy(Policy):
         self._longest = None
         if check:
             self.rules_not_in_stories = self._analyze_rules(data, domain)
+            self._longest = None
 
     def _set_rules(self, rules: dict[str, str]) -> None:
         self.rules = rules
@@ -421,28 +422,32 @@ class RulePolicy(Policy):
             parsed = self._parsed[key] = list(reversed(_key_states(key)))
         return parsed
 
-    def _history_needed(self) -> int:
-        """The most states any rule or unhappy-path key compares (at least 1).
-
-        A rule is matched against the conversation's latest states only, so the states before these can be
-        left out of the match. The key of a conversation no rule matches (the prediction's source) changes
-        with them, but is still equal to no rule's key: equal states would have matched that rule.
-        """
+    def _longest_key(self) -> int:
+        """The most states any key of the training data holds: the rules', the unhappy paths', and those of
+        the places in rules where no rule applied (kept among `rules_not_in_stories`, as Rasa does, to tell
+        a rule's fallback from a story's)."""
         if self._longest is None:
-            keys = [*self.rules, *self.unhappy_paths]
+            keys = [*self.rules, *self.unhappy_paths, *(k for k in self.rules_not_in_stories if k.startswith("["))]
             self._longest = max([1, *(len(self._parsed_key(key)) for key in keys)])
         return self._longest
 
-    def _from_rules(self, context: PredictionContext, use_text: bool) -> tuple[str | None, str | None, bool]:
+    def _from_rules(
+        self, context: PredictionContext, use_text: bool, *, serving: bool = False
+    ) -> tuple[str | None, str | None, bool]:
+        """The action the rules predict, the key it came from, and whether a loop resumes after an unhappy
+        path. The key, when no rule applies, is the states themselves (as in Rasa).
+
+        `serving` (a prediction for a conversation, not the analysis of the training data) looks at one state
+        more than `_longest_key`: rules match the latest states only, and a conversation longer than every
+        key equals none of them either way, so its key is not computed (None).
+        """
         tracker = context.tracker
         if use_text and tracker.latest_action_name != ACTION_LISTEN_NAME:
             return None, None, False
-        states = prediction_states(
-            tracker,
-            context.domain,
-            use_text_for_last_user_input=use_text,
-            base_states=context.states(ignore_rule_only_turns=False)[-self._history_needed() :],
-        )
+        base = context.states(ignore_rule_only_turns=False)
+        if serving:
+            base = base[-(self._longest_key() + 1) :]
+        states = prediction_states(tracker, context.domain, use_text_for_last_user_input=use_text, base_states=base)
         returning_from_unhappy_path = False
         keys = self._matching_keys(self.rules, states)
         predicted: str | None = None
@@ -462,7 +467,9 @@ class RulePolicy(Policy):
                 predicted = None
             if LOOP_WAS_INTERRUPTED in conditions:
                 returning_from_unhappy_path = True
-        return predicted, best or _rule_key(states), returning_from_unhappy_path
+        if best or (serving and len(states) > self._longest_key()):
+            return predicted, best or None, returning_from_unhappy_path
+        return predicted, _rule_key(states), returning_from_unhappy_path
 
     def _from_default_actions(self, tracker: DialogueStateTracker) -> tuple[str | None, str | None]:
         if tracker.latest_action_name != ACTION_LISTEN_NAME:
@@ -501,9 +508,9 @@ class RulePolicy(Policy):
             hide_rule_turn=source is not None and source in self.rules_not_in_stories,
         )
 
-    def _predict(self, context: PredictionContext) -> tuple[PolicyPrediction, str | None]:
+    def _predict(self, context: PredictionContext, *, serving: bool = False) -> tuple[PolicyPrediction, str | None]:
         tracker = context.tracker
-        text_action, text_source, text_returning = self._from_rules(context, use_text=True)
+        text_action, text_source, text_returning = self._from_rules(context, use_text=True, serving=serving)
         default_action, default_source = self._from_default_actions(tracker)
         if default_action and not text_action:
             return self._rule_prediction(self._result(default_action, context), default_source), default_source
@@ -521,7 +528,7 @@ class RulePolicy(Policy):
                 is_end_to_end_prediction=True,
             )
             return prediction, text_source
-        intent_action, intent_source, intent_returning = self._from_rules(context, use_text=False)
+        intent_action, intent_source, intent_returning = self._from_rules(context, use_text=False, serving=serving)
         probabilities = (
             self._result(intent_action, context) if intent_action else self._default_probabilities(context)
         )
@@ -531,7 +538,7 @@ class RulePolicy(Policy):
         return prediction, intent_source
 
     def predict(self, context: PredictionContext) -> PolicyPrediction:
-        return self._predict(context)[0]
+        return self._predict(context, serving=True)[0]
 
     # --- persistence --------------------------------------------------------------------------------------
 
@@ -550,6 +557,7 @@ class RulePolicy(Policy):
         policy.unhappy_paths = dict(data.get("rules_for_loop_unhappy_path", {}))
         policy._set_rules(dict(data.get("rules", {})))
         policy.rules_not_in_stories = set(data.get("rules_not_in_stories", []))
+        policy._longest = None
         policy.rule_only = RuleOnlyData.from_dict(dict(data))
         return policy
 
