@@ -26,7 +26,8 @@ class DirectSQLite:
         self._connection = connection
         quoted = sqlite.dialect().identifier_preparer.quote(table)
         self._select_since = f"SELECT data FROM {quoted} WHERE sender_id = ? AND seq > ? ORDER BY seq"
-        self._select_last = f"SELECT sender_id, MAX(seq) FROM {quoted} WHERE sender_id IN (%s) GROUP BY sender_id"
+        # a scalar subquery per conversation reads the end of its index range; a GROUP BY would read it all
+        self._highest = f"(SELECT MAX(seq) FROM {quoted} WHERE sender_id = ?)"
         self._insert = f"INSERT INTO {quoted} (sender_id, seq, type_name, timestamp, data) VALUES (?, ?, ?, ?, ?)"
 
     @classmethod
@@ -55,10 +56,10 @@ class DirectSQLite:
         connection = self._connection
         await connection.execute("BEGIN IMMEDIATE")
         try:
-            found = await connection.execute_fetchall(
-                self._select_last % ", ".join("?" * len(senders)), senders
+            [highest] = await connection.execute_fetchall(
+                "SELECT " + ", ".join([self._highest] * len(senders)), senders
             )
-            last = {str(sender): int(seq or 0) for sender, seq in found}
+            last = {sender: int(seq or 0) for sender, seq in zip(senders, highest, strict=True)}
             rows: list[tuple[str, int, str, float | None, str]] = []
             results: list[int] = []
             for sender_id, encoded in appends:
