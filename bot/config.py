@@ -13,7 +13,6 @@ are `pydantic.SecretStr`, and any other value under a secret-looking key (`token
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import logging
@@ -34,7 +33,7 @@ from pydantic import (
     field_validator,
 )
 
-from bot.errors import ConductorError, Problem, Severity
+from bot.errors import ConductorError, Problem, Severity, did_you_mean
 from bot.yamlio import YamlList, YamlMap, line_of, read_yaml, substitute_env
 
 __all__ = [
@@ -247,8 +246,7 @@ def _unknown_key_warnings(
             hint = rasa_only[key]
         else:
             message = f"'{key}' is not a known key of the {what}"
-            close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.8)
-            hint = f"Did you mean '{close[0]}'?" if close else f"The known keys are: {', '.join(known)}."
+            hint = did_you_mean(key, known, otherwise=f"The known keys are: {', '.join(known)}.", cutoff=0.8)
         warnings.append(Problem(message, str(source), data.line_of(key), hint, Severity.WARNING))
     return warnings
 

@@ -7,12 +7,13 @@ mistake in one run instead of fixing them one at a time.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-__all__ = ["ConductorError", "Problem", "Severity"]
+__all__ = ["ConductorError", "Problem", "Severity", "did_you_mean"]
 
 
 class Severity(StrEnum):
@@ -68,3 +69,14 @@ class ConductorError(Exception):
         hint: str | None = None,
     ) -> ConductorError:
         return cls(Problem(message, str(file) if file is not None else None, line, hint))
+
+
+def did_you_mean(word: object, choices: Iterable[str], *, then: str = "", otherwise: str | None = None,
+                 cutoff: float = 0.6) -> str:
+    """A hint for a name that is not one of `choices`: "Did you mean 'x'?" for the choice most like `word`
+    (difflib's ratio at least `cutoff`), followed by `then`; without a close choice, `otherwise` (or `then`
+    alone when `otherwise` is None)."""
+    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=cutoff)
+    if close:
+        return f"Did you mean '{close[0]}'? {then}".rstrip()
+    return then if otherwise is None else otherwise

@@ -20,7 +20,6 @@ error at its line.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import logging
 from collections.abc import Mapping
@@ -30,7 +29,7 @@ from typing import Any, Final, Protocol, runtime_checkable
 from aiohttp import web
 
 from bot.config import Credentials
-from bot.errors import ConductorError, Problem
+from bot.errors import ConductorError, Problem, did_you_mean
 from channels.base import InputChannel, OnNewMessage
 
 __all__ = [
@@ -169,8 +168,7 @@ def channel_class(name: str, file: str | None = None, line: int | None = None) -
             )
         return _as_channel_class(getattr(module, class_name), f"'{name}'", where)
     known = list(available_channels())
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f"Did you mean '{close[0]}'?" if close else f"Use one of: {', '.join(known)}, or a module.Class path."
+    hint = did_you_mean(name, known, otherwise=f"Use one of: {', '.join(known)}, or a module.Class path.")
     raise ConductorError(Problem(f"there is no channel named '{name}'", file, line, hint))
 
 

@@ -9,13 +9,12 @@ its key; secrets never appear in messages or in `repr()`.
 
 from __future__ import annotations
 
-import difflib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
-from bot.errors import ConductorError, Problem, Severity
+from bot.errors import ConductorError, Problem, Severity, did_you_mean
 
 __all__ = ["DEFAULT_API_URL", "RETRY_REASONS", "Granularity", "SlackSettings"]
 
@@ -205,11 +204,10 @@ class _SectionReader:
             return ("http_timeout",)
         for reason in value:
             if reason not in RETRY_REASONS:
-                close = difflib.get_close_matches(reason, RETRY_REASONS, n=1)
                 self.report(
                     f"'errors_ignore_retry' names {reason!r}, which is not a reason Slack sends",
                     "errors_ignore_retry",
-                    f"Did you mean {close[0]!r}?" if close else f"Slack's reasons are: {', '.join(RETRY_REASONS)}.",
+                    did_you_mean(reason, RETRY_REASONS, otherwise=f"Slack's reasons are: {', '.join(RETRY_REASONS)}."),
                     Severity.WARNING,
                 )
         return tuple(value)
@@ -226,11 +224,10 @@ class _SectionReader:
         for key in self.section:
             if key in _KNOWN_KEYS:
                 continue
-            close = difflib.get_close_matches(str(key), _KNOWN_KEYS, n=1, cutoff=0.8)
             self.report(
                 f"'{key}' is not a setting of the slack channel; it is ignored",
                 str(key),
-                f"Did you mean '{close[0]}'?" if close else f"The known keys are: {', '.join(_KNOWN_KEYS)}.",
+                did_you_mean(key, _KNOWN_KEYS, otherwise=f"The known keys are: {', '.join(_KNOWN_KEYS)}.", cutoff=0.8),
                 Severity.WARNING,
             )
 

@@ -9,7 +9,6 @@ Secret values never appear in a message.
 
 from __future__ import annotations
 
-import difflib
 import logging
 import re
 from collections.abc import Mapping
@@ -17,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from bot.errors import ConductorError, Problem, Severity
+from bot.errors import ConductorError, Problem, Severity, did_you_mean
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_START_MESSAGE", "TelegramSettings"]
 
@@ -163,8 +162,8 @@ class _SectionReader:
         for key in self.section:
             if key in _KNOWN_KEYS:
                 continue
-            close = difflib.get_close_matches(str(key), _KNOWN_KEYS, n=1, cutoff=0.7)
-            hint = f"Did you mean '{close[0]}'?" if close else f"The known keys are: {', '.join(_KNOWN_KEYS)}."
+            known = f"The known keys are: {', '.join(_KNOWN_KEYS)}."
+            hint = did_you_mean(key, _KNOWN_KEYS, otherwise=known, cutoff=0.7)
             logger.warning(
                 "%s", Problem(f"'{key}' is not a Telegram channel setting; it is ignored", self.file,
                               self.line(key), hint, Severity.WARNING)

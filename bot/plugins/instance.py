@@ -28,14 +28,13 @@ variable that is not set yet only warns (settings are used at run time, where it
 from __future__ import annotations
 
 import copy
-import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 from bot import __version__
-from bot.errors import ConductorError, Problem, Severity
+from bot.errors import ConductorError, Problem, Severity, did_you_mean
 from bot.plugins.discovery import INSTANCE_PLUGINS_DIR, DiscoveredPlugin, PluginCatalog, discover_plugins
 from bot.plugins.manifest import Manifest, PluginSettings, load_manifest, validate_settings
 from bot.project.domain import ResponseVariation, parse_responses
@@ -150,13 +149,12 @@ def load_instance(root: Path | str = ".") -> InstanceConfig:
     warnings: list[Problem] = []
     for key in data:
         if key not in _KEYS:
-            close = difflib.get_close_matches(str(key), _KEYS, n=1, cutoff=0.7)
             warnings.append(
                 Problem(
                     f"'{key}' is not a key of conductor.yml; it is ignored",
                     str(path),
                     data.line_of(key),
-                    f"Did you mean '{close[0]}'?" if close else f"The keys are: {', '.join(_KEYS)}.",
+                    did_you_mean(key, _KEYS, otherwise=f"The keys are: {', '.join(_KEYS)}.", cutoff=0.7),
                     Severity.WARNING,
                 )
             )
@@ -202,13 +200,12 @@ def _persona(
         return None
     for key in value:
         if key not in _PERSONA_KEYS:
-            close = difflib.get_close_matches(str(key), _PERSONA_KEYS, n=1, cutoff=0.7)
             problems.append(
                 Problem(
                     f"'{key}' is not a key of persona",
                     source,
                     value.line_of(key),
-                    (f"Did you mean '{close[0]}'? " if close else "") + f"The keys are: {', '.join(_PERSONA_KEYS)}.",
+                    did_you_mean(key, _PERSONA_KEYS, then=f"The keys are: {', '.join(_PERSONA_KEYS)}.", cutoff=0.7),
                 )
             )
     texts: dict[str, str | None] = {}
@@ -315,13 +312,14 @@ def _enable(
     try:
         plugin = catalog.get(entry.name)
     except KeyError:
-        close = difflib.get_close_matches(entry.name, list(catalog.plugins), n=1, cutoff=0.6)
         available = ", ".join(sorted(catalog.plugins)) or "none"
         raise ConductorError.single(
             f"there is no plugin '{entry.name}'",
             source,
             entry.line,
-            f"Did you mean '{close[0]}'?" if close else f"Available plugins: {available} (`bot plugins list`).",
+            did_you_mean(
+                entry.name, catalog.plugins, otherwise=f"Available plugins: {available} (`bot plugins list`)."
+            ),
         ) from None
     manifest = load_manifest(plugin.manifest_path)
     if manifest.name != plugin.name:

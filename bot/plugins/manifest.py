@@ -20,7 +20,6 @@ every mistake at its line in the instance's config file. Values are checked stri
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -45,7 +44,7 @@ from pydantic import (
 
 from bot import __version__
 from bot.config import MASK, is_secret_key, problems_from_validation_error
-from bot.errors import ConductorError, Problem
+from bot.errors import ConductorError, Problem, did_you_mean
 from bot.yamlio import YamlMap, line_of, plain, read_yaml
 
 __all__ = [
@@ -200,8 +199,8 @@ class _ManifestReader:
             return None
         for key in data:
             if key not in _MANIFEST_KEYS:
-                close = difflib.get_close_matches(str(key), _MANIFEST_KEYS, n=1, cutoff=0.7)
-                hint = f"Did you mean '{close[0]}'?" if close else f"The keys are: {', '.join(_MANIFEST_KEYS)}."
+                keys = f"The keys are: {', '.join(_MANIFEST_KEYS)}."
+                hint = did_you_mean(key, _MANIFEST_KEYS, otherwise=keys, cutoff=0.7)
                 self.error(f"'{key}' is not a key of plugin.yml", data.line_of(key), hint)
         name = self.text(data, "name", "my_plugin")
         if name and not PLUGIN_NAME.fullmatch(name):
@@ -276,8 +275,8 @@ class _ManifestReader:
         before = len(self.problems)
         for key in spec:
             if key not in _SETTING_KEYS:
-                close = difflib.get_close_matches(str(key), _SETTING_KEYS, n=1, cutoff=0.7)
-                hint = f"Did you mean '{close[0]}'?" if close else f"The keys are: {', '.join(_SETTING_KEYS)}."
+                keys = f"The keys are: {', '.join(_SETTING_KEYS)}."
+                hint = did_you_mean(key, _SETTING_KEYS, otherwise=keys, cutoff=0.7)
                 self.error(f"'{key}' is not a key of the setting '{name}'", spec.line_of(key), hint)
         kind = spec.get("type")
         if kind not in _BASE_TYPES:
@@ -371,14 +370,13 @@ def validate_settings(
     problems: list[Problem] = []
     for key in data:
         if key not in manifest.settings:
-            close = difflib.get_close_matches(str(key), list(manifest.settings), n=1, cutoff=0.7)
             known = ", ".join(manifest.settings) or "none"
             problems.append(
                 Problem(
                     f"plugin '{manifest.name}' has no setting '{key}'",
                     str(source),
                     line_of(data, key) or line,
-                    f"Did you mean '{close[0]}'?" if close else f"Its settings are: {known}.",
+                    did_you_mean(key, manifest.settings, otherwise=f"Its settings are: {known}.", cutoff=0.7),
                 )
             )
     located = YamlMap({key: value for key, value in data.items() if key in manifest.settings})

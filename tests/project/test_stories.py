@@ -320,7 +320,7 @@ def test_each_error_names_its_line_and_gives_a_hint(text: str, line: int, messag
 def test_unknown_key_suggests_the_close_one() -> None:
     with pytest.raises(ConductorError) as caught:
         parse("stories:\n- story: s\n  steps:\n  - acton: utter_greet\n")
-    assert "Did you mean `action`?" in (caught.value.problems[0].hint or "")
+    assert "Did you mean 'action'?" in (caught.value.problems[0].hint or "")
 
 
 def test_all_errors_of_a_file_are_reported_together() -> None:

@@ -15,11 +15,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bot.errors import ConductorError, Problem, Severity
+from bot.errors import ConductorError, Problem, Severity, did_you_mean
 from bot.project.domain.model import Domain, merge_domains, whole_domain_problems
 from bot.project.domain.parts import DOMAIN_FORMAT_VERSION, Action, Entity, Form, Intent, SessionConfig
 from bot.project.domain.responses import ResponseReader
-from bot.project.domain.shapes import describe, did_you_mean, is_number
+from bot.project.domain.shapes import describe, is_number
 from bot.project.domain.slots import SlotReader
 from bot.yamlio import iter_yaml_files, line_of, read_yaml
 
@@ -173,8 +173,10 @@ class DomainReader(SlotReader, ResponseReader):
                 self.error(
                     f"unknown top-level key '{key}' in the domain",
                     line,
-                    f"{did_you_mean(key, _SECTIONS)}A domain has: version, {', '.join(_SECTIONS)}. "
-                    "(Rasa would ignore this key silently.)",
+                    did_you_mean(
+                        key, _SECTIONS,
+                        then=f"A domain has: version, {', '.join(_SECTIONS)}. (Rasa would ignore this key silently.)",
+                    ),
                 )
 
     def check_version(self, version: Any, line: int | None) -> None:

@@ -8,11 +8,10 @@ The helpers word values for those messages and strip YAML's line-number containe
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeGuard
 
-from bot.errors import Problem, Severity
+from bot.errors import Problem, Severity, did_you_mean
 from bot.yamlio import line_of
 
 
@@ -30,11 +29,6 @@ def describe(value: Any) -> str:
     if isinstance(value, int | float):
         return f"the number {value}"
     return type(value).__name__  # pragma: no cover - YAML gives no other kinds
-
-
-def did_you_mean(word: Any, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
-    return f"Did you mean '{close[0]}'? " if close else ""
 
 
 def is_number(value: Any) -> TypeGuard[float]:
@@ -122,7 +116,7 @@ class ShapeReader:
             if key in allowed:
                 continue
             message = f"{what} has the key '{key}', which Rasa 3.x does not know"
-            hint = f"{did_you_mean(key, allowed)}Allowed keys: {', '.join(allowed)}.{why}"
+            hint = did_you_mean(key, allowed, then=f"Allowed keys: {', '.join(allowed)}.{why}")
             if error:
                 self.error(message, line_of(spec, key), hint)
             else:

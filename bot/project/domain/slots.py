@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, cast
 
+from bot.errors import did_you_mean
 from bot.project.domain.parts import (
     BUILTIN_SLOT_TYPES,
     MAPPING_TYPES,
@@ -15,7 +16,7 @@ from bot.project.domain.parts import (
     Slot,
     SlotMapping,
 )
-from bot.project.domain.shapes import ShapeReader, describe, did_you_mean, is_number
+from bot.project.domain.shapes import ShapeReader, describe, is_number
 from bot.yamlio import line_of, plain
 
 _CUSTOM_SLOT_TYPE = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
@@ -128,8 +129,10 @@ class SlotReader(ShapeReader):
             self.error(
                 f"the slot '{name}' has the unknown type {describe(slot_type)}",
                 line_of(spec, "type"),
-                f"{did_you_mean(slot_type, BUILTIN_SLOT_TYPES)}Slot types are {known}, "
-                "or a custom slot class as `module.Class`.",
+                did_you_mean(
+                    slot_type, BUILTIN_SLOT_TYPES,
+                    then=f"Slot types are {known}, or a custom slot class as `module.Class`.",
+                ),
             )
             return None
         return slot_type
@@ -225,7 +228,7 @@ class SlotReader(ShapeReader):
             self.error(
                 f"{what} has the unknown type {describe(mapping_type)}",
                 line_of(spec, "type"),
-                f"{did_you_mean(mapping_type, MAPPING_TYPES)}Mapping types are {', '.join(MAPPING_TYPES)}.",
+                did_you_mean(mapping_type, MAPPING_TYPES, then=f"Mapping types are {', '.join(MAPPING_TYPES)}."),
             )
         if mapping_type == "from_entity" and spec.get("entity") is None:
             self.error(

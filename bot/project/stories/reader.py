@@ -7,12 +7,11 @@ warning) go to the caller's list, or to the log.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Final
 
-from bot.errors import ConductorError, Problem, Severity
+from bot.errors import ConductorError, Problem, Severity, did_you_mean
 from bot.project.annotations import parse_annotated
 from bot.project.stories.model import (
     ANY_VALUE,
@@ -113,11 +112,6 @@ def load_stories(
     return blocks
 
 
-def _did_you_mean(key: str, allowed: Iterable[str]) -> str:
-    close = difflib.get_close_matches(key, sorted(allowed), n=1)
-    return f"Did you mean `{close[0]}`? " if close else ""
-
-
 class _Reader:
     """Reads one document, collecting every problem instead of stopping at the first."""
 
@@ -207,7 +201,7 @@ class _Reader:
                     hint = "An item has either `story:` (under `stories:`) or `rule:` (under `rules:`)."
                 else:
                     allowed = ", ".join(sorted(_BLOCK_KEYS[kind]))
-                    hint = f"{_did_you_mean(str(key), _BLOCK_KEYS[kind])}A {title} may have: {allowed}."
+                    hint = did_you_mean(key, sorted(_BLOCK_KEYS[kind]), then=f"A {title} may have: {allowed}.")
                 self.error(f"unknown key `{key}` in {title} {name!r}", line_of(item, key), hint)
         steps_data = item.get("steps")
         if steps_data is not None and not isinstance(steps_data, list):
@@ -297,7 +291,7 @@ class _Reader:
             self.error(
                 f"unknown key `{key}` in a step of {title} {block_name!r}",
                 line_of(raw, key),
-                f"{_did_you_mean(str(key), _STEP_KIND_OF_KEY)}{_STEP_EXAMPLES}",
+                did_you_mean(key, sorted(_STEP_KIND_OF_KEY), then=_STEP_EXAMPLES),
             )
         if unknown:
             return None
