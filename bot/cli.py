@@ -482,6 +482,11 @@ def run(
     watch_interval: Annotated[float, typer.Option(
         "--watch-interval", min=0.1, help="Seconds between two looks for a new model."
     )] = 2.0,
+    tracker_cache: Annotated[int | None, typer.Option(
+        "--tracker-cache", min=0, show_default=False,
+        help="Conversations kept in memory between turns, about 25 KB each: the most recently active; others are "
+        "read back from the tracker store. Default 1,000.",
+    )] = None,
 ) -> None:
     """Serve the bot: the channels in credentials.yml, the web chat at /, and the HTTP API with --enable-api."""
     from bot.server import run as run_server
@@ -499,6 +504,7 @@ def run(
         cors,
         watch_models=watch_models,
         watch_interval=watch_interval,
+        tracker_cache=tracker_cache,
     )
 
 

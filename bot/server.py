@@ -50,7 +50,7 @@ from bot.dialogue.actions import ActionRegistry
 from bot.errors import ConductorError
 from bot.model import METADATA_FILE, LoadedModel, load_model
 from bot.model_watch import DEFAULT_WATCH_INTERVAL, ModelWatcher
-from bot.runtime import ActionsFactory, Runtime
+from bot.runtime import DEFAULT_CACHE_SIZE, ActionsFactory, Runtime
 from channels.base import InputChannel
 from channels.dedup import share_redeliveries
 from channels.registry import AttachesToApp, channels_from_credentials
@@ -265,6 +265,7 @@ def run(
     access_log: bool = False,
     watch_models: bool = True,
     watch_interval: float = DEFAULT_WATCH_INTERVAL,
+    tracker_cache: int | None = None,
 ) -> None:
     """`bot run`: serve the newest model in `model_path` (or that model folder) until SIGINT/SIGTERM.
 
@@ -273,7 +274,8 @@ def run(
     checked before the port is opened; a problem raises `ConductorError`. Returns once the server has stopped
     gracefully. When `model_path` is a folder of models and `watch_models` is on, a newer model appearing there
     is served without a restart (`bot.model_watch`); each model gets actions built for its domain, unless
-    `actions` are given.
+    `actions` are given. `tracker_cache` conversations (default `bot.runtime.DEFAULT_CACHE_SIZE`) stay in
+    memory between turns.
     """
     from bot.brokers import create_event_broker
     from bot.stores import create_lock_store, create_tracker_store
@@ -297,7 +299,10 @@ def run(
         def actions_for(served: LoadedModel) -> ActionRegistry:
             return build_action_registry(served, instance, endpoint_settings)
 
-    runtime = Runtime(model, tracker_store, lock_store, actions, event_broker=event_broker, actions_for=actions_for)
+    runtime = Runtime(
+        model, tracker_store, lock_store, actions, event_broker=event_broker, actions_for=actions_for,
+        cache_size=DEFAULT_CACHE_SIZE if tracker_cache is None else tracker_cache,
+    )
     app = create_app(
         runtime,
         credentials=credentials,

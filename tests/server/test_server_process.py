@@ -156,3 +156,42 @@ def test_the_server_answers_and_stops_on_sigterm_with_turns_in_flight(
         assert status == 200
         assert replies == [{"recipient_id": sender, "text": "Hey! How are you?"}]
         assert _events(database, sender)[-1]["name"] == "action_listen"
+
+
+def test_bot_run_without_a_tracker_cache_reads_each_conversation_from_the_store(
+    trained_model: Path, project_files: tuple[Path, Path, Path]
+) -> None:
+    """`--tracker-cache 0`: no conversation stays in memory between turns, so an event another writer stored
+    in between is part of the next turn (with a cache, a sole server would not read the store again)."""
+    endpoints, credentials, database = project_files
+    port = unused_port()
+    base = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "bot.cli", "run", "--model", str(trained_model), "--endpoints", str(endpoints),
+               "--credentials", str(credentials), "--port", str(port), "--interface", "127.0.0.1", "--enable-api",
+               "--tracker-cache", "0"]
+    process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        wait_until_healthy_sync(base, processes=[process])
+        say = f"{base}/webhooks/rest/webhook"
+        assert _request(say, {"sender": "nc", "message": "/greet"})[1] == [
+            {"recipient_id": "nc", "text": "Hey! How are you?"}
+        ]
+        with sqlite3.connect(database) as connection:
+            (last,) = connection.execute("SELECT MAX(seq) FROM events WHERE sender_id = 'nc'").fetchone()
+            connection.execute(
+                "INSERT INTO events (sender_id, seq, type_name, timestamp, data) VALUES (?, ?, ?, ?, ?)",
+                ("nc", last + 1, "bot", time.time(), json.dumps({"event": "bot", "text": "from another writer"})),
+            )
+        status, tracker = _request(f"{base}/conversations/nc/tracker")
+        assert status == 200
+        assert tracker["latest_message"]["intent"]["name"] == "greet"
+        assert "from another writer" in [event.get("text") for event in tracker["events"]]
+        # the history read back still drives the dialogue: a sad mood, then "no", ends with a goodbye
+        _request(say, {"sender": "nc", "message": "/mood_unhappy"})
+        assert _request(say, {"sender": "nc", "message": "/deny"})[1] == [{"recipient_id": "nc", "text": "Bye"}]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
