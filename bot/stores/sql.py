@@ -16,7 +16,8 @@ Writers stay consistent without the lock store:
 - PostgreSQL: appends take a shared advisory lock on the conversation and compute their `seq` inside the
   transaction; two appends that pick the same numbers collide on the unique index, and the loser retries with
   fresh numbers. `replace` and `delete` take the same advisory lock exclusively, so no append slips between
-  their delete and insert.
+  their delete and insert. Appends and per-turn reads go straight to asyncpg, on a pool of the store's own
+  (`bot.stores.postgres_direct`).
 
 endpoints.yml keys are Rasa's: `dialect` (sqlite or postgresql), `url` (a host, `host:port`, or a whole
 database URL), `port`, `db` (a file for SQLite, default conductor.db; a database name for PostgreSQL),
@@ -32,7 +33,7 @@ import os
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
@@ -44,6 +45,9 @@ from bot.config import TrackerStoreSettings
 from bot.dialogue.events import Event
 from bot.errors import ConductorError
 from bot.stores.sqlite_direct import DirectSQLite
+
+if TYPE_CHECKING:
+    from bot.stores.postgres_direct import DirectPostgres
 from bot.stores.tracker_store import (
     EncodedEvent,
     TrackerStore,
@@ -170,6 +174,7 @@ class SQLTrackerStore(TrackerStore):
         self._pending: list[_PendingAppend] = []
         self._writing: asyncio.Task[None] | None = None
         self._direct: DirectSQLite | None = None
+        self._postgres: DirectPostgres | None = None
 
     @classmethod
     def from_settings(cls, settings: TrackerStoreSettings, source: str | None = None) -> SQLTrackerStore:
@@ -256,13 +261,30 @@ class SQLTrackerStore(TrackerStore):
             await engine.dispose()
             raise
         database = self._url.database
-        if self._is_sqlite and database and database != ":memory:" and not self._url.query:
-            try:
+        try:
+            if self._is_sqlite and database and database != ":memory:" and not self._url.query:
                 self._direct = await DirectSQLite.open(database, self._table.name, _SQLITE_BUSY_TIMEOUT_SECONDS)
-            except BaseException:
-                await engine.dispose()
-                raise
+            elif not self._is_sqlite:
+                self._postgres = await self._open_postgres()
+        except BaseException:
+            await engine.dispose()
+            raise
         self._engine = engine
+
+    async def _open_postgres(self) -> DirectPostgres:
+        import asyncpg
+
+        from bot.stores.postgres_direct import DirectPostgres
+
+        try:
+            return await DirectPostgres.open(
+                self._url,
+                self._table.name,
+                max_size=int(os.environ.get("SQL_POOL_SIZE", "50")),
+                timeout=_CONNECT_TIMEOUT_SECONDS,
+            )
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise self._unreachable(self._url, exc) from None
 
     def _prepare_table(self, conn: Connection) -> None:
         """Create the table and its index, or check that an existing table has the needed columns."""
@@ -287,6 +309,9 @@ class SQLTrackerStore(TrackerStore):
         if self._direct is not None:
             direct, self._direct = self._direct, None
             await direct.close()
+        if self._postgres is not None:
+            postgres, self._postgres = self._postgres, None
+            await postgres.close()
         if self._engine is not None:
             engine, self._engine = self._engine, None
             await engine.dispose()
@@ -302,13 +327,15 @@ class SQLTrackerStore(TrackerStore):
 
     # --- serialising writers --------------------------------------------------------------------------
 
+    def _lock_key(self, sender_id: str) -> str:
+        return f"{self._table.name}:{sender_id}"
+
     async def _advisory_lock(self, conn: AsyncConnection, sender_id: str, *, exclusive: bool) -> None:
         """PostgreSQL: hold the conversation's advisory lock until the transaction ends."""
         if self._is_sqlite:
             return
         function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-        key = f"{self._table.name}:{sender_id}"
-        await conn.execute(sa.text(f"SELECT {function}(hashtextextended(:key, 0))"), {"key": key})
+        await conn.execute(sa.text(f"SELECT {function}(hashtextextended(:key, 0))"), {"key": self._lock_key(sender_id)})
 
     async def _serialize_schema_changes(self, conn: AsyncConnection) -> None:
         """PostgreSQL: let one process at a time create the table (CREATE TABLE races with itself)."""
@@ -324,8 +351,9 @@ class SQLTrackerStore(TrackerStore):
         return int(found or 0)
 
     async def retrieve_since(self, sender_id: str, after_seq: int) -> list[Event]:
-        if self._direct is not None:
-            return decode_events(await self._direct.events_since(sender_id, after_seq), sender_id)
+        direct = self._direct or self._postgres
+        if direct is not None:
+            return decode_events(await direct.events_since(sender_id, after_seq), sender_id)
         table = self._table
         query = (
             sa.select(table.c.data)
@@ -338,6 +366,8 @@ class SQLTrackerStore(TrackerStore):
 
     async def count_events(self, sender_id: str) -> int:
         # sequence numbers run 1..n without gaps, so the highest is the count (one index lookup)
+        if self._postgres is not None:
+            return await self._postgres.last_seq(sender_id)
         async with self._started().connect() as conn:
             return await self._last_seq(conn, sender_id)
 
@@ -426,19 +456,29 @@ class SQLTrackerStore(TrackerStore):
     async def _append_one(self, sender_id: str, encoded: Sequence[EncodedEvent]) -> int:
         writer = self._writer(self._started())
         for attempt in range(1, _APPEND_ATTEMPTS + 1):
-            try:
-                async with writer.begin() as conn:
-                    await self._advisory_lock(conn, sender_id, exclusive=False)
-                    last = await self._last_seq(conn, sender_id)
-                    await conn.execute(sa.insert(self._table), self._rows(sender_id, last + 1, encoded))
-                return last + len(encoded)
-            except IntegrityError:
-                if attempt == _APPEND_ATTEMPTS:
-                    raise
-                # another writer took these numbers first: back off a little, then number again
-                logger.debug("append to conversation %r collided with another writer; retrying", sender_id)
-                await asyncio.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
-        raise AssertionError("unreachable")
+            if self._postgres is not None:
+                stored = await self._postgres.append(sender_id, encoded, self._lock_key(sender_id))
+                if stored is not None:
+                    return stored
+            else:
+                try:
+                    async with writer.begin() as conn:
+                        await self._advisory_lock(conn, sender_id, exclusive=False)
+                        last = await self._last_seq(conn, sender_id)
+                        await conn.execute(sa.insert(self._table), self._rows(sender_id, last + 1, encoded))
+                    return last + len(encoded)
+                except IntegrityError:
+                    pass
+            # another writer took these numbers first: back off a little, then number again
+            logger.debug("append to conversation %r collided with another writer; retrying", sender_id)
+            await asyncio.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
+        raise ConductorError.single(
+            f"could not append to conversation {sender_id!r}: other writers took its next numbers "
+            f"{_APPEND_ATTEMPTS} times in a row",
+            self._source,
+            hint="Several processes write this conversation at once without a shared lock store; give them one "
+            "(`lock_store: type: redis` in endpoints.yml).",
+        )
 
     async def delete(self, sender_id: str) -> bool:
         async with self._writer(self._started()).begin() as conn:
