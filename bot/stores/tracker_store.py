@@ -49,6 +49,11 @@ class EncodedEvent(NamedTuple):
     data: str
 
 
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+"""Compact JSON, refusing NaN and infinities; one encoder for all events (json.dumps with options builds one
+per call)."""
+
+
 def encode_events(events: Sequence[Event]) -> list[EncodedEvent]:
     """Every event as JSON text, all checked before anything is written.
 
@@ -58,7 +63,7 @@ def encode_events(events: Sequence[Event]) -> list[EncodedEvent]:
     encoded = []
     for index, event in enumerate(events):
         try:
-            text = json.dumps(event.as_shared_dict(), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+            text = _encode(event.as_shared_dict())
         except (TypeError, ValueError) as exc:
             raise ConductorError(
                 Problem(
