@@ -235,10 +235,12 @@ class RedisTrackerStore(TrackerStore):
         if not texts:
             return await self.count_events(sender_id)
         key = self.key(sender_id)
+        if not self._expiry_ms:  # one RPUSH is atomic: no transaction to wrap it in
+            async with self._command(sender_id) as client:
+                return int(await client.rpush(key, *texts))
         async with self._command(sender_id) as client, client.pipeline(transaction=True) as pipe:
             pipe.rpush(key, *texts)
-            if self._expiry_ms:
-                pipe.pexpire(key, self._expiry_ms)
+            pipe.pexpire(key, self._expiry_ms)
             results = await pipe.execute()
         return int(results[0])
 
