@@ -44,8 +44,7 @@ __all__ = [
     "write_artefact",
 ]
 
-NLU_FORMAT: Final = 2
-"""2: n-gram weights are the square root of the smoothed IDF, and unknown words count in a row's length."""
+NLU_FORMAT: Final = 1
 MANIFEST_FILE: Final = "nlu.json"
 VOCABULARY_FILE: Final = "vocabulary.json"
 ARRAYS_FILE: Final = "arrays.npz"

@@ -2,21 +2,21 @@
 
 Every block turns a tokenized message into feature *names* (strings); training builds one vocabulary per
 block (with document frequencies) and the same code turns a message into a sparse row at training and at
-parse time, so the two can never drift apart. Weights are sublinear term frequency (1 + log count) times
-the square root of the smoothed IDF, each block L2-normalised and scaled by its weight, then the whole row
-L2-normalised: blocks of very different sizes (30,000 character n-grams, 3 regexes) each get a fair say.
+parse time, so the two can never drift apart. Weights are TF-IDF with sublinear term frequency
+(1 + log count), each block L2-normalised and scaled by its weight, then the whole row L2-normalised:
+blocks of very different sizes (30,000 character n-grams, 3 regexes) each get a fair say.
 
-Two choices were measured on CLINC150 (the default pipeline's LinearSVC; val in-scope accuracy without
-fallback, and val joint accuracy with the fallback threshold chosen on val, as `benchmarks/nlu.py` does):
-- IDF to the power 1/2: full IDF 93.4 / 91.9, none 93.6 / 92.0, square root 93.5 / 92.4. Full IDF lets rare
-  n-grams (typos, one-off names) outweigh the common words that carry the intent.
-- Names the vocabulary does not know still count in the norms, each with its block's largest weight, as if
-  it had a column (one that no intent weighs). A message made mostly of unseen words then gets a short row,
-  so its scores stay near the biases and its confidence low: that is what an out-of-scope message looks
-  like. Training rows (every name known, unless the vocabulary is pruned) are unchanged. Val 93.7 / 92.4
-  with the square-root IDF; the separation of correct in-scope from out-of-scope confidences (test ROC AUC)
-  0.958 against 0.950 without. Both together, `benchmarks/nlu.py`: 92.9 % in scope, 51.8 % out-of-scope
-  recall, against 92.6 / 46.7 before.
+Tried and left out (`benchmarks/nlu.py`: CLINC150 in scope / out-of-scope recall with the val-chosen
+threshold; HWU64 fold 1 without fallback; full IDF gives 92.56 / 46.70 and 89.13):
+- IDF to a power below 1, so rare n-grams (typos, one-off names) weigh less against the common words that
+  carry the intent: the square root 92.84 / 51.00 and 88.85, the power 3/4 92.53 / 52.60 and 88.94. Better
+  out-of-scope detection on CLINC150, but HWU64 under 89 % and the tech-support skill's 5-fold accuracy half
+  a point lower.
+- Counting the names the vocabulary does not know in the norms (as if each had a column no intent weighs), so
+  that a message of mostly unseen words gets a short row and a low confidence: with the square root,
+  92.87 / 51.80 and 89.13. But the answers a form collects are unseen words too: with both skills on,
+  "sorry, my email is actually oskar.lindqvist@example.org" fell from legal_correct_info at 0.79 to a
+  fallback and a legal intake test story failed; counting the word block alone still fell back.
 
 Word n-grams are padded with `<s>`/`</s>` so "how ..." at the start of a message is a feature of its own;
 on CLINC150 this was worth +0.3 points of accuracy over plain n-grams. Character n-grams (`char_wb`) are
@@ -272,18 +272,9 @@ class SparseFeaturizer:
             for vocab, start in zip(self.vocabularies, self.offsets, strict=False)
         ]
         self._weights = np.array([b.weight for b in self.blocks], dtype=np.float32)
-        self._unknown_squares = np.array(
-            [
-                float(self.idf[start:end].max()) ** 2 if end > start else 0.0
-                for start, end in zip(self.offsets[:-1], self.offsets[1:], strict=True)
-            ],
-            dtype=np.float64,
-        )
-        """Per block: what one unknown name adds to the block's squared norm (its largest weight, squared)."""
-        self._word_caches: list[dict[str, tuple[tuple[int, ...], int]]] = [{} for _ in self.blocks]
-        """Per block: a word's feature indices and its number of unknown names, for blocks whose features are
-        per word (char_wb). Tuples, which the garbage collector stops tracking, so a big cache adds no pause to
-        collections."""
+        self._word_caches: list[dict[str, tuple[int, ...]]] = [{} for _ in self.blocks]
+        """Per block: a word's feature indices, for blocks whose features are per word (char_wb). Tuples, which
+        the garbage collector stops tracking, so a big cache adds no pause to collections."""
 
     @property
     def size(self) -> int:
@@ -317,32 +308,23 @@ class SparseFeaturizer:
             kept = _prune(frequency, limit, count)
             vocabularies.append(kept)
             df = np.array([frequency[name] for name in kept], dtype=np.float64)
-            idf_parts.append(np.sqrt(np.log((1 + count) / (1 + df)) + 1).astype(np.float32))
+            idf_parts.append((np.log((1 + count) / (1 + df)) + 1).astype(np.float32))
         idf = np.concatenate(idf_parts) if idf_parts else np.zeros(0, dtype=np.float32)
         return cls(blocks, vocabularies, idf)
 
     def row(self, message: TokenizedText) -> SparseRow:
         found: list[int] = []
-        unknown = np.zeros(len(self.blocks), dtype=np.float64)
-        for number, (block, lookup, cache) in enumerate(
-            zip(self.blocks, self._lookups, self._word_caches, strict=True)
-        ):
+        for block, lookup, cache in zip(self.blocks, self._lookups, self._word_caches, strict=True):
             if isinstance(block, CharNgrams) and block.per_word:
                 for word in block.message_words(message):
                     hit = cache.get(word)
                     if hit is None:
-                        names = block.word_names(word)
-                        known = tuple(i for i in map(lookup.get, names) if i is not None)
-                        hit = (known, len(names) - len(known))
+                        hit = tuple(i for i in map(lookup.get, block.word_names(word)) if i is not None)
                         if len(cache) < _WORD_CACHE_SIZE:
                             cache[word] = hit
-                    found.extend(hit[0])
-                    unknown[number] += hit[1]
+                    found.extend(hit)
             else:
-                names = block.names(message)
-                known_indices = [i for i in map(lookup.get, names) if i is not None]
-                found.extend(known_indices)
-                unknown[number] += len(names) - len(known_indices)
+                found.extend([i for i in map(lookup.get, block.names(message)) if i is not None])
         if not found:
             return _NO_INDICES, _NO_VALUES
         counts = Counter(found)
@@ -350,12 +332,9 @@ class SparseFeaturizer:
         tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
         values = (1.0 + np.log(tf)) * self.idf[indices]
         block_of = np.searchsorted(self.offsets, indices, side="right") - 1
-        unknown_squares = unknown * self._unknown_squares
-        norms = np.sqrt(np.bincount(block_of, weights=values * values, minlength=len(self.blocks)) + unknown_squares)
-        scale = np.divide(self._weights, norms, out=np.zeros_like(norms), where=norms > 0)
-        values = values * scale[block_of].astype(np.float32)
-        total = float(np.dot(values, values)) + float(np.dot(unknown_squares, scale * scale))
-        values /= np.float32(math.sqrt(total))
+        norms = np.sqrt(np.bincount(block_of, weights=values * values, minlength=len(self.blocks)))
+        values = values * (self._weights[block_of] / norms[block_of])
+        values /= np.float32(math.sqrt(float(np.dot(values, values))))
         return indices, values.astype(np.float32, copy=False)
 
     def matrix(self, messages: Iterable[TokenizedText]) -> sp.csr_matrix:

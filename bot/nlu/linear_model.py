@@ -12,9 +12,9 @@ the shared 2-core machine, so only roughly comparable), word 1-2 + char_wb 2-5 T
   features (spacy-lookups-data): within 0.2 points of LinearSVC alone
 C in 0.5..2, word 1-3, char_wb 1-6, other block weights: within 0.2 points (val), none better. The default is
 LinearSVC; LogisticRegression is available as `LogisticRegressionClassifier`.
-Measured again once the featurizer had square-root IDF and unknown words in the norm (test in-scope accuracy
-with the val-chosen fallback threshold / out-of-scope recall / HWU64 fold 1 without fallback; scratch runs
-reproducing the product's 92.87 / 51.8 / 89.13 for LinearSVC C=1): Crammer-Singer C=1 93.13 / 50.8 / 89.50
+Measured again on a featurizer variant with square-root IDF and unknown words in the norm, since left out (see
+`bot.nlu.featurizers`; test in-scope accuracy with the val-chosen fallback threshold / out-of-scope recall /
+HWU64 fold 1 without fallback; LinearSVC C=1 gave 92.87 / 51.8 / 89.13 there): Crammer-Singer C=1 93.13 / 50.8 / 89.50
 (~9 s a fit against ~6 s); C=2 92.89 / 58.7 / 88.94; Crammer-Singer C=1 and C=2 averaged 93.36 / 52.6 / 89.68
 (~23 s); word-only and char-only models averaged, hinge loss, cross-word character n-grams: no better. The
 in-scope accuracy at the threshold catching exactly half the test out-of-scope queries never passed 93.4 for

@@ -86,30 +86,22 @@ def test_unseen_text_gives_an_empty_row() -> None:
     assert len(indices) == len(values) == 0
 
 
-def test_term_weights_are_the_square_root_of_the_smoothed_idf() -> None:
+def test_term_weights_are_the_smoothed_idf() -> None:
     featurizer = _fit(["hello there", "hello again", "good morning"])
     words = featurizer.vocabularies[0]
     weights = dict(zip(words, featurizer.idf[: len(words)].tolist(), strict=True))
-    assert weights["hello"] == pytest.approx(np.sqrt(np.log(4 / 3) + 1), rel=1e-6)
-    assert weights["there"] == pytest.approx(np.sqrt(np.log(4 / 2) + 1), rel=1e-6)
+    assert weights["hello"] == pytest.approx(np.log(4 / 3) + 1, rel=1e-6)
+    assert weights["there"] == pytest.approx(np.log(4 / 2) + 1, rel=1e-6)
 
 
-def test_unknown_names_shorten_the_row() -> None:
+def test_unknown_names_leave_no_trace_in_a_row() -> None:
+    """A message's row is made of the names the model knows; words it never saw (a client's name, an email
+    address) neither add features nor shorten the row, so they do not lower the message's confidence."""
     featurizer = _fit(["hello there", "good morning", "hello again"])
-    known = featurizer.row(TOKENIZER.tokenize("hello there"))
-    mixed = featurizer.row(TOKENIZER.tokenize("hello there xylophone quartz"))
-    assert float(np.dot(known[1], known[1])) == pytest.approx(1.0, abs=1e-6)
-    assert set(mixed[0]) <= set(known[0])
-    length = float(np.dot(mixed[1], mixed[1]))
-    assert 0.0 < length < 0.5
-    # The same direction, only shorter: the known features keep their proportions.
-    dense_known, dense_mixed = np.zeros(featurizer.size), np.zeros(featurizer.size)
-    dense_known[known[0]], dense_mixed[mixed[0]] = known[1], mixed[1]
-    overlap = float(dense_known @ dense_mixed) / np.sqrt(length)
-    assert overlap > 0.9
-    # Repeated calls (the per-word cache) give the same row.
-    again = featurizer.row(TOKENIZER.tokenize("hello there xylophone quartz"))
-    assert np.array_equal(again[0], mixed[0]) and np.allclose(again[1], mixed[1])
+    known = featurizer.row(TOKENIZER.tokenize("hello"))
+    mixed = featurizer.row(TOKENIZER.tokenize("hello xqzv"))
+    assert np.array_equal(known[0], mixed[0]) and np.allclose(known[1], mixed[1])
+    assert float(np.dot(mixed[1], mixed[1])) == pytest.approx(1.0, abs=1e-6)
 
 
 def test_matrix_rows_equal_single_rows() -> None:
