@@ -82,7 +82,17 @@ def _model_dirs(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
     found = [p for p in folder.iterdir() if p.is_dir() and (p / METADATA_FILE).exists() and not p.name.startswith(".")]
-    return sorted(found, key=lambda p: p.name)
+    return sorted(found, key=_age)
+
+
+def _age(model: Path) -> tuple[str, float, str]:
+    """Oldest first: by the time in the name (`%Y%m%d-%H%M%S-<fingerprint>`, to the second), then, for models
+    trained within one second (their names then sort by fingerprint), by when training finished."""
+    try:
+        trained_at = float(json.loads((model / METADATA_FILE).read_text(encoding="utf-8")).get("trained_at", 0.0))
+    except (OSError, ValueError, TypeError, AttributeError):
+        trained_at = 0.0
+    return model.name[:15], trained_at, model.name
 
 
 def find_model(path: Path | str) -> Path:

@@ -195,6 +195,23 @@ def test_train_reuses_an_unchanged_model(trained_core: Path) -> None:
     assert not [p for p in (trained_core / "models").iterdir() if p.name.startswith(".")]
 
 
+def test_the_newest_model_is_the_last_trained_even_within_one_second(tmp_path: Path) -> None:
+    """Model names carry the time to the second, then the fingerprint; two models trained within one second
+    are told apart by when training finished, not by their fingerprints."""
+    import json
+
+    from bot.model import METADATA_FILE, find_model
+
+    for name, trained_at in [("20261126-045120-7b33451a", 100.0), ("20261126-045120-6320fbed", 100.5),
+                             ("20261126-045119-ffffffff", 200.0)]:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / METADATA_FILE).write_text(json.dumps({"trained_at": trained_at}))
+    assert find_model(tmp_path).name == "20261126-045120-6320fbed"
+    (tmp_path / "20261126-045121-00000000").mkdir()  # a later second wins, whatever its metadata says
+    (tmp_path / "20261126-045121-00000000" / METADATA_FILE).write_text("{not json")
+    assert find_model(tmp_path).name == "20261126-045121-00000000"
+
+
 def test_a_new_model_format_is_trained_again_not_reused(monkeypatch: pytest.MonkeyPatch) -> None:
     """A model saved in an older format cannot be loaded, so `bot train` must not reuse it."""
     import bot.nlu.artefact
