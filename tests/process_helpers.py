@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import json
 import os
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import time
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import redis.asyncio as redis
@@ -150,3 +152,14 @@ def run_bot(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=120
     )
+
+
+def train_and_test_stories(project: Path, out: Path) -> dict[str, Any]:
+    """`bot train`, then `bot test --fail-on-prediction-errors --out out` in `project`, as a user would; both
+    must succeed. Returns the story report."""
+    trained = run_bot("train", cwd=project)
+    assert trained.returncode == 0, trained.stdout + trained.stderr
+    tested = run_bot("test", "--fail-on-prediction-errors", "--out", str(out), cwd=project)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    report: dict[str, Any] = json.loads((out / "story_report.json").read_text())
+    return report

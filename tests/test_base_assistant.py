@@ -5,7 +5,6 @@ These checks read the YAML directly so that they stand on their own, apart from 
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from collections import Counter
@@ -16,7 +15,7 @@ import pytest
 
 from bot.yamlio import read_yaml
 from tests.conftest import REPO_ROOT
-from tests.process_helpers import run_bot
+from tests.process_helpers import train_and_test_stories
 
 BASE = REPO_ROOT / "domain"
 FILES = [
@@ -174,9 +173,5 @@ def test_credentials_and_endpoints_hold_no_secrets() -> None:
 def test_bot_test_passes_every_test_story_with_the_nlu_in_the_loop(tmp_path: Path) -> None:
     project = tmp_path / "base"
     shutil.copytree(BASE, project, ignore=shutil.ignore_patterns("models", "*.db", "results"))
-    trained = run_bot("train", cwd=project)
-    assert trained.returncode == 0, trained.stdout + trained.stderr
-    tested = run_bot("test", "--fail-on-prediction-errors", "--out", str(tmp_path / "results"), cwd=project)
-    assert tested.returncode == 0, tested.stdout + tested.stderr
-    report = json.loads((tmp_path / "results" / "story_report.json").read_text())
+    report = train_and_test_stories(project, tmp_path / "results")
     assert report["conversation_accuracy"]["accuracy"] == 1.0

@@ -7,12 +7,11 @@ NLU change that passes each skill alone can still fail the pair: the pair is tes
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from tests.process_helpers import run_bot
+from tests.process_helpers import run_bot, train_and_test_stories
 
 
 @pytest.mark.parametrize("plugins", [("legal",), ("tech_support",), ("legal", "tech_support")], ids="+".join)
@@ -21,10 +20,6 @@ def test_an_instance_passes_every_test_story_with_the_nlu_in_the_loop(tmp_path: 
     options = [option for plugin in plugins for option in ("--plugin", plugin)]
     made = run_bot("init", "--instance", str(instance), "--name", "Acme", *options, cwd=tmp_path)
     assert made.returncode == 0, made.stdout + made.stderr
-    trained = run_bot("train", cwd=instance)
-    assert trained.returncode == 0, trained.stdout + trained.stderr
-    tested = run_bot("test", "--fail-on-prediction-errors", "--out", str(tmp_path / "results"), cwd=instance)
-    assert tested.returncode == 0, tested.stdout + tested.stderr
-    report = json.loads((tmp_path / "results" / "story_report.json").read_text())
+    report = train_and_test_stories(instance, tmp_path / "results")
     assert report["conversation_accuracy"]["accuracy"] == 1.0
     assert report["conversation_accuracy"]["total"] >= 12  # the base assistant's stories and the skills'
