@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -49,6 +49,7 @@ from bot.dialogue.states import (
     ACTIVE_LOOP,
     PREVIOUS_ACTION,
     SLOTS,
+    USER,
     RuleOnlyData,
     State,
     active_loop_in_state,
@@ -131,6 +132,65 @@ def _rule_applies(reversed_rule: list[State], states: list[State]) -> bool:
     return True
 
 
+def _required(sub_state: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """The entries a rule's sub-state insists on (`_rule_matches_state`: a value, not "should not be set")."""
+    return [(name, value) for name, value in sub_state.items() if value and value != SHOULD_NOT_BE_SET]
+
+
+class _RuleIndex:
+    """The keys of a rule lookup grouped by what their newest state asks of the conversation's newest state, so
+    a prediction checks the few rules that can apply rather than all of them (a client instance with two skills
+    spent half of each turn matching rules). `candidates` may give keys that do not apply, never leaves out one
+    that does: `_rule_applies` still decides.
+
+    - `at_start`: the rule's newest state has no previous action, so it fits only a conversation whose newest
+      state has none either (`_rule_applies`).
+    - `by_action`: the newest state asks for exactly one previous action (`("action_name", "action_listen")`),
+      which the conversation's must equal; within, by the user intent it asks for (None: it asks for none).
+    - `always`: anything else (checked every time).
+    """
+
+    def __init__(self, lookup: Mapping[str, str], parsed: Callable[[str], list[State]]) -> None:
+        self.lookup = lookup
+        self.size = len(lookup)
+        self.always: list[str] = []
+        self.at_start: list[str] = []
+        self.by_action: dict[tuple[str, Any], dict[Any, list[str]]] = {}
+        for key in lookup:
+            newest = parsed(key)[0] if parsed(key) else None
+            if newest is None:
+                self.always.append(key)
+                continue
+            previous = newest.get(PREVIOUS_ACTION)
+            if not previous:
+                self.at_start.append(key)
+                continue
+            asked = _required(previous)
+            if len(asked) != 1:
+                self.always.append(key)
+                continue
+            intents = [value for name, value in _required(newest.get(USER, {})) if name == "intent"]
+            self.by_action.setdefault(asked[0], {}).setdefault(intents[0] if intents else None, []).append(key)
+
+    def fits(self, lookup: Mapping[str, str]) -> bool:
+        """Whether this index was made of `lookup` as it is (training drops rules from it)."""
+        return lookup is self.lookup and len(lookup) == self.size
+
+    def candidates(self, state: State) -> list[str]:
+        previous = state.get(PREVIOUS_ACTION)
+        if not previous:
+            return [*self.always, *self.at_start]
+        found = list(self.always)
+        intent = state.get(USER, {}).get("intent")
+        for item in previous.items():
+            by_intent = self.by_action.get(item)
+            if by_intent:
+                found += by_intent.get(None, ())
+                if intent is not None:
+                    found += by_intent.get(intent, ())
+        return found
+
+
 @dataclass
 class _Source:
     """A rule (or built-in behaviour) that predicted `action` at a place of the training data."""
@@ -165,6 +225,7 @@ class RulePolicy(Policy):
         self.rules_not_in_stories: set[str] = set()
         self._parsed: dict[str, list[State]] = {}
         self._longest: int | None = None
+        self._indexes: dict[int, _RuleIndex] = {}
         self._sources: dict[str, list[_Source]] = defaultdict(list)
 
     # --- configuration ------------------------------------------------------------------------------------
@@ -414,7 +475,12 @@ class RulePolicy(Policy):
         return probabilities
 
     def _matching_keys(self, lookup: Mapping[str, str], states: list[State]) -> list[str]:
-        return [key for key in lookup if _rule_applies(self._parsed_key(key), states)]
+        if not states:
+            return [key for key in lookup if _rule_applies(self._parsed_key(key), states)]
+        index = self._indexes.get(id(lookup))
+        if index is None or not index.fits(lookup):
+            index = self._indexes[id(lookup)] = _RuleIndex(lookup, self._parsed_key)
+        return [key for key in index.candidates(states[-1]) if _rule_applies(self._parsed_key(key), states)]
 
     def _parsed_key(self, key: str) -> list[State]:
         parsed = self._parsed.get(key)
