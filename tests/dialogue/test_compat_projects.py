@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,3 +36,26 @@ def test_a_saved_model_predicts_the_same(tmp_path: Path) -> None:
     assert all(result.passed for result in results)
     before = [(c.predicted, c.policy) for r in run_test_stories(model, loaded.test_stories) for c in r.actions]
     assert [(c.predicted, c.policy) for r in results for c in r.actions] == before
+
+
+def test_the_rule_index_finds_what_checking_every_rule_finds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """RulePolicy checks only the rules its index gives for the conversation's newest state; over every
+    prediction of financial-demo's stories (forms, interruptions, many rules) that is exactly the set of rules
+    that apply when every rule is checked."""
+    from bot.dialogue.policies import rule
+
+    indexed = rule.RulePolicy._matching_keys
+    compared: list[int] = []
+
+    def both(policy: rule.RulePolicy, lookup: Any, states: list[Any]) -> list[str]:
+        found = indexed(policy, lookup, states)
+        everything = [key for key in lookup if rule._rule_applies(policy._parsed_key(key), states)]
+        assert sorted(found) == sorted(everything) and len(set(found)) == len(found)
+        compared.append(len(found))
+        return found
+
+    monkeypatch.setattr(rule.RulePolicy, "_matching_keys", both)
+    loaded = load_project(ProjectPaths.discover(PROJECTS / "financial-demo"))
+    results = run_test_stories(train_policies(loaded), loaded.test_stories)
+    assert all(result.passed for result in results)
+    assert len(compared) > 1_000 and any(compared)
