@@ -239,7 +239,8 @@ class DialogueStateTracker:
 
     def copy(self) -> DialogueStateTracker:
         """An independent tracker with the same events and state."""
-        twin = self.init_copy()
+        twin = DialogueStateTracker(self.sender_id or DEFAULT_SENDER_ID, None, is_rule_tracker=self.is_rule_tracker)
+        twin.accepts_any_slot = self.accepts_any_slot
         twin.events = list(self.events)
         twin.slots = {name: slot.copy() for name, slot in self.slots.items()}
         twin.latest_message = self.latest_message
