@@ -184,6 +184,23 @@ def test_slot_events_to_carry_over_and_time_travel() -> None:
     assert tracker.get_slot("city") == "Rome"
 
 
+def test_a_copy_and_its_original_change_their_slots_apart() -> None:
+    """A copy shares its slot objects until one of the two changes a slot: whichever changes first, by a slot
+    event, a reset of all slots or a restart, the other keeps its values."""
+    tracker = DialogueStateTracker.for_domain("u", DOMAIN, [SlotSet(name="city", value="Rome")])
+    for change in (SlotSet(name="city", value="Oslo"), AllSlotsReset(), Restarted()):
+        for changed, kept in ((tracker.copy(), tracker), (tracker, tracker.copy())):
+            before = dict(kept.current_slot_values())
+            changed.update(change)
+            assert kept.current_slot_values() == before, change
+            assert changed.current_slot_values() != before, change
+            changed.update(SlotSet(name="city", value="Rome"))  # both read Rome again for the next round
+        twin = tracker.copy()
+        twin.update(SlotSet(name="count", value=3.0))
+        tracker.update(SlotSet(name="count", value=4.0))  # both changed after the copy: each keeps its own
+        assert (twin.get_slot("count"), tracker.get_slot("count")) == (3.0, 4.0)
+
+
 def test_current_state_has_rasas_shape() -> None:
     tracker = DialogueStateTracker.for_domain("u", DOMAIN, [listen(), user("inform", text="to Rome")])
     tracker.update(ActiveLoop(name="trip_form"))
