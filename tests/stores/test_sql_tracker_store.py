@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from pathlib import Path
 
 import asyncpg
@@ -266,3 +267,23 @@ async def test_the_direct_postgresql_path_and_sqlalchemy_write_and_read_the_same
         assert [(row["seq"], row["type_name"]) for row in rows] == [(n, "slot") for n in range(1, 6)]
     finally:
         await drop_postgres_table(url, table)
+
+
+async def test_a_new_database_another_process_is_writing_is_opened_once_its_lock_is_free(tmp_path: Path) -> None:
+    """Switching a database to WAL needs a lock that SQLite does not wait for: when another process (here a
+    connection in a thread) is writing the new file, the store retries the switch instead of failing to
+    start ("database is locked")."""
+    path = tmp_path / "new.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("CREATE TABLE other (x)")
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO other VALUES (1)")
+    release = threading.Timer(0.4, lambda: (holder.execute("COMMIT"), holder.close()))
+    release.start()
+    try:
+        async with SQLTrackerStore(f"sqlite:///{path}") as store:
+            assert await store.append("w", [SlotSet(name="a")]) == 1
+    finally:
+        release.join()
+    with sqlite3.connect(path) as check:
+        assert check.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
