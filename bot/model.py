@@ -82,17 +82,21 @@ def _model_dirs(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
     found = [p for p in folder.iterdir() if p.is_dir() and (p / METADATA_FILE).exists() and not p.name.startswith(".")]
-    return sorted(found, key=_age)
+    return sorted(found, key=lambda p: p.name)
 
 
-def _age(model: Path) -> tuple[str, float, str]:
-    """Oldest first: by the time in the name (`%Y%m%d-%H%M%S-<fingerprint>`, to the second), then, for models
-    trained within one second (their names then sort by fingerprint), by when training finished."""
+def _newest(models: list[Path]) -> Path:
+    """The last of `models` (sorted by name, which holds the time to the second); of models trained within
+    that second, whose names then sort by fingerprint, the one whose training finished last."""
+    same_second = [model for model in models if model.name[:15] == models[-1].name[:15]]
+    return max(same_second, key=_trained_at) if len(same_second) > 1 else models[-1]
+
+
+def _trained_at(model: Path) -> float:
     try:
-        trained_at = float(json.loads((model / METADATA_FILE).read_text(encoding="utf-8")).get("trained_at", 0.0))
-    except (OSError, ValueError, TypeError, AttributeError):
-        trained_at = 0.0
-    return model.name[:15], trained_at, model.name
+        return float(_read_metadata(model).get("trained_at", 0.0))
+    except (ConductorError, TypeError, ValueError):
+        return 0.0
 
 
 def find_model(path: Path | str) -> Path:
@@ -105,7 +109,7 @@ def find_model(path: Path | str) -> Path:
         raise ConductorError.single(
             "no trained model was found here", candidate, hint="Train one with `bot train`, or pass --model."
         )
-    return models[-1]
+    return _newest(models)
 
 
 def train_model(

@@ -278,6 +278,7 @@ class RulePolicy(Policy):
     def _set_rules(self, rules: dict[str, str]) -> None:
         self.rules = rules
         self._longest = None
+        self._indexes.clear()  # an index of the replaced rules would never fit again
         self._parsed = {key: list(reversed(_key_states(key))) for key in rules}
         self._parsed.update({key: list(reversed(_key_states(key))) for key in self.unhappy_paths})
 

@@ -29,6 +29,7 @@ from bot.project.stories.model import (
     ActiveLoopStep,
     BotStep,
     CheckpointStep,
+    ConditionStep,
     OrStep,
     SlotWasSetStep,
     Step,
@@ -37,7 +38,6 @@ from bot.project.stories.model import (
     StoryKind,
     UserStep,
 )
-from bot.project.stories.model import ConditionStep as ConditionStep
 from bot.project.stories.reader import is_story_file, load_stories, load_story_file, parse_stories
 from bot.project.stories.writer import dump_stories
 
@@ -48,6 +48,7 @@ __all__ = [
     "ActiveLoopStep",
     "BotStep",
     "CheckpointStep",
+    "ConditionStep",
     "OrStep",
     "SlotWasSetStep",
     "Step",
