@@ -60,14 +60,15 @@ class LoadedModel:
 
 
 def project_fingerprint(project: Project, parts: tuple[str, ...]) -> str:
-    """A hash of everything training reads (config, domain, NLU data, stories and rules) and of the formats
-    this version saves, so a format change makes `bot train` train again rather than reuse a model it cannot
-    load."""
+    """A hash of everything training reads (config, domain, NLU data, stories and rules) and of every format
+    this version checks when loading (the model's, the NLU artefact's, the CRF entity extractor's, the dialogue
+    model's), so a format change makes `bot train` train again rather than reuse a model it cannot load."""
     from bot.dialogue.model import MODEL_FORMAT as DIALOGUE_FORMAT
     from bot.nlu.artefact import NLU_FORMAT
+    from bot.nlu.entity_crf import CRF_FORMAT
 
     digest = hashlib.sha256()
-    formats = {"format": MODEL_FORMAT, "nlu": NLU_FORMAT, "dialogue": DIALOGUE_FORMAT}
+    formats = {"format": MODEL_FORMAT, "nlu": NLU_FORMAT, "nlu_crf": CRF_FORMAT, "dialogue": DIALOGUE_FORMAT}
     digest.update(json.dumps({**formats, "version": __version__, "parts": parts}).encode())
     digest.update(project.config.fingerprint().encode())
     digest.update(json.dumps(project.domain.as_dict(), sort_keys=True, default=str).encode())

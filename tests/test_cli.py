@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
 import shutil
 import subprocess
 import sys
@@ -29,6 +31,16 @@ def test_help_lists_rasa_shaped_commands() -> None:
     assert result.exit_code == 0
     for command in ("init", "train", "run", "shell", "test", "data", "plugins"):
         assert command in result.output
+
+
+def test_run_help_states_the_tracker_cache_default_the_runtime_uses() -> None:
+    """The help text spells the default out (importing `bot.runtime` to format it would slow every `bot`
+    command by half a second), so this keeps the two from drifting apart."""
+    from bot.runtime import DEFAULT_CACHE_SIZE
+
+    result = runner.invoke(app, ["run", "--help"], env={"COLUMNS": "200", "TERMINAL_WIDTH": "200"})
+    assert result.exit_code == 0
+    assert f"Default {DEFAULT_CACHE_SIZE:,}." in " ".join(result.output.replace("│", " ").split())
 
 
 @pytest.mark.parametrize("name", PROJECT_NAMES)
@@ -212,17 +224,56 @@ def test_the_newest_model_is_the_last_trained_even_within_one_second(tmp_path: P
     assert find_model(tmp_path).name == "20261126-045121-00000000"
 
 
-def test_a_new_model_format_is_trained_again_not_reused(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A model saved in an older format cannot be loaded, so `bot train` must not reuse it."""
-    import bot.nlu.artefact
+def _model_format_constants() -> list[tuple[str, str]]:
+    """(module, name) of each whole-number constant named *FORMAT defined at the top of bot/model.py or of a
+    module under bot/nlu or bot/dialogue: the format versions a saved model is checked against when it loads."""
+    bot_dir = REPO_ROOT / "bot"
+    found: list[tuple[str, str]] = []
+    files = [bot_dir / "model.py", *sorted(bot_dir.glob("nlu/**/*.py")), *sorted(bot_dir.glob("dialogue/**/*.py"))]
+    for path in files:
+        parts = path.relative_to(REPO_ROOT).with_suffix("").parts
+        module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target: ast.expr = node.targets[0]
+            elif isinstance(node, ast.AnnAssign):
+                target = node.target
+            else:
+                continue
+            value = node.value
+            if (isinstance(target, ast.Name) and target.id.endswith("FORMAT")
+                    and isinstance(value, ast.Constant) and type(value.value) is int):
+                found.append((module, target.id))
+    return found
+
+
+MODEL_FORMAT_CONSTANTS = _model_format_constants()
+
+
+def test_the_model_format_constants_are_found() -> None:
+    assert set(MODEL_FORMAT_CONSTANTS) >= {
+        ("bot.model", "MODEL_FORMAT"),
+        ("bot.nlu.artefact", "NLU_FORMAT"),
+        ("bot.nlu.entity_crf", "CRF_FORMAT"),
+        ("bot.dialogue.model", "MODEL_FORMAT"),
+    }
+
+
+@pytest.mark.parametrize(("module", "name"), MODEL_FORMAT_CONSTANTS)
+def test_a_new_model_format_is_trained_again_not_reused(
+    module: str, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A model saved in an older format of any of its parts cannot be loaded, so `bot train` must not reuse
+    it: every format constant is part of the fingerprint."""
     from bot.model import project_fingerprint
     from bot.project.loader import ProjectPaths, load_project
 
     project = load_project(ProjectPaths.discover(RASA_PROJECTS / "rasa-init-3.6.21"))
     before = project_fingerprint(project, ("nlu", "dialogue"))
     assert project_fingerprint(project, ("nlu", "dialogue")) == before
-    monkeypatch.setattr(bot.nlu.artefact, "NLU_FORMAT", bot.nlu.artefact.NLU_FORMAT + 1)
-    assert project_fingerprint(project, ("nlu", "dialogue")) != before
+    owner = importlib.import_module(module)
+    monkeypatch.setattr(owner, name, getattr(owner, name) + 1)
+    assert project_fingerprint(project, ("nlu", "dialogue")) != before, f"{module}.{name} is not in the fingerprint"
 
 
 def test_test_core_passes_and_writes_reports(trained_core: Path) -> None:

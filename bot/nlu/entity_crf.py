@@ -32,7 +32,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import pycrfsuite
 
@@ -46,15 +46,15 @@ if TYPE_CHECKING:
     from spacy.language import Language
     from spacy.tokens import Doc, Token
 
-__all__ = ["CRFEntityExtractor"]
+__all__ = ["CRF_FORMAT", "CRFEntityExtractor"]
 
 logger = logging.getLogger(__name__)
 
 _MODEL_FILE = "crf.crfsuite"
 _STATE_FILE = "crf.json"
-_FORMAT = 2
+CRF_FORMAT: Final = 2
 """Version of the saved state and of the feature set: 2 added the intent guess and the gazetteer's entity names
-(and dropped the bag of nearby words)."""
+(and dropped the bag of nearby words). `bot.model.project_fingerprint` includes it, so a change retrains."""
 _OUTSIDE = "O"
 _DEFAULTS: dict[str, Any] = {
     "BILOU_flag": False,
@@ -258,7 +258,7 @@ class CRFEntityExtractor:
         write_json(
             directory / _STATE_FILE,
             {
-                "format": _FORMAT,
+                "format": CRF_FORMAT,
                 "options": self._options,
                 "trained": self._model is not None,
                 "gazetteer": self.gazetteer.state(),
@@ -274,10 +274,10 @@ class CRFEntityExtractor:
         state = read_json(path, cls.name)
         if not isinstance(state, dict):
             raise malformed(path, cls.name, "expected a JSON object")
-        if state.get("format") != _FORMAT:
+        if state.get("format") != CRF_FORMAT:
             raise ConductorError.single(
                 f"{cls.name}: this model was trained by another version of Conductor (entity feature format "
-                f"{state.get('format')!r}; this version reads format {_FORMAT})",
+                f"{state.get('format')!r}; this version reads format {CRF_FORMAT})",
                 file=path,
                 hint="Train the model again with `bot train --force`.",
             )

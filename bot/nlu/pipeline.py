@@ -30,6 +30,7 @@ from bot.nlu import artefact
 from bot.nlu.components import EntityDict, EntityExtractor
 from bot.nlu.dense import SentenceEmbedder
 from bot.nlu.entities import ENTITY_EXTRACTORS, merge_entities
+from bot.nlu.entity_crf import CRF_FORMAT
 from bot.nlu.featurizers import (
     CharNgrams,
     FeatureBlock,
@@ -71,6 +72,7 @@ def training_fingerprint(data: TrainingData, config: Sequence[Mapping[str, Any]]
     """A hash of everything training reads; equal fingerprints mean a saved model can be reused as it is."""
     content = {
         "format": artefact.NLU_FORMAT,
+        "crf_format": CRF_FORMAT,
         "conductor": __version__,
         "language": language,
         "config": [dict(item) for item in config] if config is not None else None,
