@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from bot.config import TrackerStoreSettings
@@ -71,6 +71,7 @@ _EVENT_COLUMNS = ("id", "sender_id", "seq", "type_name", "timestamp", "data")
 _MAX_BATCH = 256
 """At most this many appends go into one SQLite transaction."""
 _DIALECT_HINT = "Use 'dialect: sqlite' (with 'db: conductor.db') or 'dialect: postgresql' (with url, port, db)."
+_NOT_STARTED = "the SQL tracker store is not started: call `await store.start()` first"
 
 
 def _async_url(url: URL, source: str | None) -> URL:
@@ -319,7 +320,7 @@ class SQLTrackerStore(TrackerStore):
 
     def _started(self) -> AsyncEngine:
         if self._engine is None:
-            raise RuntimeError("the SQL tracker store is not started: call `await store.start()` first")
+            raise RuntimeError(_NOT_STARTED)
         return self._engine
 
     def _writer(self, engine: AsyncEngine) -> AsyncEngine:
@@ -331,12 +332,14 @@ class SQLTrackerStore(TrackerStore):
     def _lock_key(self, sender_id: str) -> str:
         return f"{self._table.name}:{sender_id}"
 
-    async def _advisory_lock(self, conn: AsyncConnection, sender_id: str, *, exclusive: bool) -> None:
-        """PostgreSQL: hold the conversation's advisory lock until the transaction ends."""
+    async def _exclusive_lock(self, conn: AsyncConnection, sender_id: str) -> None:
+        """PostgreSQL: hold the conversation's advisory lock exclusively until the transaction ends (appends,
+        in `bot.stores.postgres_direct`, take it shared)."""
         if self._is_sqlite:
             return
-        function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-        await conn.execute(sa.text(f"SELECT {function}(hashtextextended(:key, 0))"), {"key": self._lock_key(sender_id)})
+        await conn.execute(
+            sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": self._lock_key(sender_id)}
+        )
 
     async def _serialize_schema_changes(self, conn: AsyncConnection) -> None:
         """PostgreSQL: let one process at a time create the table (CREATE TABLE races with itself)."""
@@ -396,7 +399,7 @@ class SQLTrackerStore(TrackerStore):
         if not encoded:
             return await self.count_events(sender_id)
         if not self._is_sqlite:
-            return await self._append_one(sender_id, encoded)
+            return await self._append_postgres(sender_id, encoded)
         self._started()
         pending = _PendingAppend(sender_id, encoded)
         self._pending.append(pending)
@@ -454,22 +457,16 @@ class SQLTrackerStore(TrackerStore):
             await conn.execute(sa.insert(table), rows)
         return results
 
-    async def _append_one(self, sender_id: str, encoded: Sequence[EncodedEvent]) -> int:
-        writer = self._writer(self._started())
+    async def _append_postgres(self, sender_id: str, encoded: Sequence[EncodedEvent]) -> int:
+        """PostgreSQL: one transaction on the store's asyncpg pool, numbered again while other writers take
+        the same numbers first."""
+        postgres = self._postgres
+        if postgres is None:  # `start` opens it on PostgreSQL, `close` lets it go
+            raise RuntimeError(_NOT_STARTED)
         for attempt in range(1, _APPEND_ATTEMPTS + 1):
-            if self._postgres is not None:
-                stored = await self._postgres.append(sender_id, encoded, self._lock_key(sender_id))
-                if stored is not None:
-                    return stored
-            else:
-                try:
-                    async with writer.begin() as conn:
-                        await self._advisory_lock(conn, sender_id, exclusive=False)
-                        last = await self._last_seq(conn, sender_id)
-                        await conn.execute(sa.insert(self._table), self._rows(sender_id, last + 1, encoded))
-                    return last + len(encoded)
-                except IntegrityError:
-                    pass
+            stored = await postgres.append(sender_id, encoded, self._lock_key(sender_id))
+            if stored is not None:
+                return stored
             # another writer took these numbers first: back off a little, then number again
             logger.debug("append to conversation %r collided with another writer; retrying", sender_id)
             await asyncio.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
@@ -483,14 +480,14 @@ class SQLTrackerStore(TrackerStore):
 
     async def delete(self, sender_id: str) -> bool:
         async with self._writer(self._started()).begin() as conn:
-            await self._advisory_lock(conn, sender_id, exclusive=True)
+            await self._exclusive_lock(conn, sender_id)
             deleted = await conn.execute(sa.delete(self._table).where(self._table.c.sender_id == sender_id))
         return bool(deleted.rowcount)
 
     async def replace(self, sender_id: str, events: Sequence[Event]) -> None:
         encoded = encode_events(events)
         async with self._writer(self._started()).begin() as conn:
-            await self._advisory_lock(conn, sender_id, exclusive=True)
+            await self._exclusive_lock(conn, sender_id)
             await conn.execute(sa.delete(self._table).where(self._table.c.sender_id == sender_id))
             if encoded:
                 await conn.execute(sa.insert(self._table), self._rows(sender_id, 1, encoded))

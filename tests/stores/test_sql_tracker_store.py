@@ -240,31 +240,37 @@ async def test_an_in_memory_sqlite_database_works_without_the_direct_path() -> N
         assert len(await store.keys()) == 10
 
 
-async def test_the_direct_postgresql_path_and_sqlalchemy_write_and_read_the_same_rows() -> None:
+async def test_postgresql_appends_and_reads_on_asyncpg_meet_the_sqlalchemy_replace_and_delete() -> None:
+    """On PostgreSQL appends and per-turn reads go straight to asyncpg, while `replace`, `delete` and `keys` run
+    through SQLAlchemy: both sides number and read the same rows."""
     url = await require_postgres()
     table = f"events_test_{run_id()}"
     try:
         async with SQLTrackerStore(url, table_name=table) as store:
-            assert store._postgres is not None  # PostgreSQL appends and reads go straight to asyncpg
-            assert await store.append("s", [SlotSet(name="a", value=1), SlotSet(name="b", value="ü")]) == 2
-            direct = await store.retrieve_since("s", 1)
-            store._postgres, kept = None, store._postgres  # the same through SQLAlchemy
-            try:
-                through_sqlalchemy = await store.retrieve_since("s", 1)
-                assert await store.append("s", [SlotSet(name="c", value=None)]) == 3
-            finally:
-                store._postgres = kept
-            assert [e.as_dict() for e in direct] == [e.as_dict() for e in through_sqlalchemy]
-            assert await store.append("s", [SlotSet(name="d"), SlotSet(name="e")]) == 5
-            assert await store.count_events("s") == 5
+            assert store._postgres is not None
+            first = [SlotSet(name="a", value=1), SlotSet(name="b", value="ü")]
+            assert await store.append("s", first) == 2
+            assert [e.as_dict() for e in await store.retrieve_since("s", 1)] == [first[1].as_dict()]
+            await store.replace("s", [SlotSet(name="c", value=None)])
+            assert await store.append("s", [SlotSet(name="d"), SlotSet(name="e")]) == 3
+            assert await store.count_events("s") == 3
             names = [e.name for e in await store.retrieve_since("s", 0)]  # type: ignore[attr-defined]
-            assert names == ["a", "b", "c", "d", "e"]
-        connection = await asyncpg.connect(str(url.set(drivername="postgresql").render_as_string(False)))
-        try:
-            rows = await connection.fetch(f'SELECT seq, type_name FROM "{table}" WHERE sender_id = $1 ORDER BY id', "s")
-        finally:
-            await connection.close()
-        assert [(row["seq"], row["type_name"]) for row in rows] == [(n, "slot") for n in range(1, 6)]
+            assert names == ["c", "d", "e"]
+            assert await store.append("t", [SlotSet(name="x")]) == 1
+            assert await store.keys() == ["s", "t"]
+            connection = await asyncpg.connect(str(url.set(drivername="postgresql").render_as_string(False)))
+            try:
+                rows = await connection.fetch(
+                    f'SELECT seq, type_name, data FROM "{table}" WHERE sender_id = $1 ORDER BY id', "s"
+                )
+            finally:
+                await connection.close()
+            assert [(row["seq"], row["type_name"]) for row in rows] == [(n, "slot") for n in range(1, 4)]
+            assert '"name":"d"' in rows[1]["data"]
+            assert await store.delete("s")
+            assert await store.append("s", [SlotSet(name="f")]) == 1
+        with pytest.raises(RuntimeError, match="not started"):
+            await store.append("s", [SlotSet(name="g")])
     finally:
         await drop_postgres_table(url, table)
 
