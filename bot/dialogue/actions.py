@@ -26,7 +26,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, ClassVar
 
 from bot.dialogue.events import (
     ACTION_LISTEN_NAME,
@@ -127,6 +127,10 @@ class Action(ABC):
     """Something the bot does. Subclasses set `name` and implement `run`."""
 
     name: str
+    reads_only: ClassVar[bool] = False
+    """True when `run` never changes the tracker it is given (built-in actions that only read it): the
+    processor then hands it the conversation's tracker instead of a copy. A subclass whose `run` may change
+    the tracker must leave (or set) this False."""
 
     @abstractmethod
     async def run(self, tracker: DialogueStateTracker, domain: Domain, context: ActionContext) -> list[Event]:
@@ -173,6 +177,8 @@ class FunctionAction(Action):
 
 class UtterAction(Action):
     """Sends the response of the same name. With `silent_fail` a missing response is no error."""
+
+    reads_only = True
 
     def __init__(self, name: str, *, response: str | None = None, silent_fail: bool = False) -> None:
         self.name = name
@@ -283,6 +289,8 @@ class MissingAction(Action):
 class ActionListen(Action):
     """The bot waits for the user."""
 
+    reads_only = True
+
     name = ACTION_LISTEN_NAME
 
     async def run(self, tracker: DialogueStateTracker, domain: Domain, context: ActionContext) -> list[Event]:
@@ -307,6 +315,7 @@ class ActionSessionStart(Action):
     """
 
     name = ACTION_SESSION_START_NAME
+    reads_only = True
 
     async def run(self, tracker: DialogueStateTracker, domain: Domain, context: ActionContext) -> list[Event]:
         carried: list[Event] = []

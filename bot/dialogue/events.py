@@ -137,8 +137,19 @@ def _stored(check: Callable[[Any], Any]) -> dict[str, Any]:
     return {"check": check}
 
 
-def _json_fields(cls: type[Event]) -> list[tuple[str, Field[Any]]]:
-    return [(f.name, f) for f in fields(cls) if "check" in f.metadata]
+_JsonFields = tuple[tuple[str, Field[Any], Any], ...]
+_JSON_FIELDS: dict[type, _JsonFields] = {}
+
+
+def _json_fields(cls: type[Event]) -> _JsonFields:
+    """The class's fields that are keys of its dict: (key, field, default value or MISSING). Worked out once
+    per class; the default values are only compared with, never handed out."""
+    found = _JSON_FIELDS.get(cls)
+    if found is None:
+        found = _JSON_FIELDS[cls] = tuple(
+            (f.name, f, _default_of(f)) for f in fields(cls) if "check" in f.metadata
+        )
+    return found
 
 
 def _default_of(spec: Field[Any]) -> Any:
@@ -186,6 +197,14 @@ class Event:
             raise ConductorError(Problem(exc.message, hint=exc.hint)) from None
         return event
 
+    def at(self, timestamp: float) -> Self:
+        """This event with another timestamp. (`dataclasses.replace` would run `__init__` and the checks again,
+        for an event that is already valid: that was a twentieth of a turn.)"""
+        twin = object.__new__(type(self))
+        twin.__dict__.update(self.__dict__)
+        object.__setattr__(twin, "timestamp", timestamp)
+        return twin
+
     def as_dict(self) -> dict[str, Any]:
         """The event as JSON-compatible data, in Rasa's shape (a copy: changing it leaves the event alone)."""
         return copy.deepcopy(self.as_shared_dict())
@@ -193,27 +212,27 @@ class Event:
     def as_shared_dict(self) -> dict[str, Any]:
         """`as_dict` without the copy: its values are the event's own, to read (e.g. serialise), never change."""
         full: dict[str, Any] = {"event": self.type_name, "timestamp": self.timestamp}
-        defaults: dict[str, Any] = {}
-        for key, spec in _json_fields(type(self)):
-            full[key] = getattr(self, spec.name)
-            default = _default_of(spec)
-            if default is not MISSING:
-                defaults[key] = default
+        json_fields = _json_fields(type(self))
+        for key, _, _ in json_fields:
+            full[key] = getattr(self, key)
         full["metadata"] = self.metadata
+        if self.extras:
+            full.update(self.extras)
+        if self.source_keys is None:
+            if not self.metadata and not self.always_writes_metadata:
+                del full["metadata"]
+            return full
+        # read from a dict: its keys in its order, then any key whose value changed after reading
+        # (dataclasses.replace), which must not be dropped with an absent key
+        defaults = {key: default for key, _, default in json_fields if default is not MISSING}
         if not self.always_writes_metadata:
             defaults["metadata"] = {}
-        full.update(self.extras)
-        if self.source_keys is None:
-            keys = [key for key in full if not (key == "metadata" and key in defaults and not self.metadata)]
-        else:
-            kept = [key for key in self.source_keys if key in full]
-            # a value changed after reading (dataclasses.replace) must not be dropped with an absent key
-            changed = [
-                key for key in full
-                if key not in self.source_keys and (key not in defaults or full[key] != defaults[key])
-            ]
-            keys = kept + changed
-        return {key: full[key] for key in keys}
+        kept = [key for key in self.source_keys if key in full]
+        changed = [
+            key for key in full
+            if key not in self.source_keys and (key not in defaults or full[key] != defaults[key])
+        ]
+        return {key: full[key] for key in kept + changed}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -476,14 +495,14 @@ def _read_event(raw: Any, *, owned: bool = False) -> Event:
         raise _BadEvent(f"unknown event {name!r}", f"Known events: {', '.join(event_names())}.")
     values: dict[str, Any] = {}
     known = {"event", "timestamp", "metadata"}
-    for key, spec in _json_fields(cls):
+    for key, spec, default in _json_fields(cls):
         known.add(key)
         if key in data:
             try:
                 values[spec.name] = spec.metadata["check"](data[key])
             except _BadEvent as exc:
                 raise _BadEvent(f"{name!r} event: `{key}` {exc.message}") from None
-        elif _default_of(spec) is MISSING:
+        elif default is MISSING:
             raise _BadEvent(f"{name!r} event has no `{key}`", f"Add the `{key}` field to the event.")
     try:
         timestamp = _optional_number(data.get("timestamp"))

@@ -335,9 +335,12 @@ class MessageProcessor:
     async def _run_action(self, run: _Run, action: Action, prediction: Prediction) -> bool:
         """Run one action and log it; whether another action should be predicted after it."""
         tracker = run.tracker
-        working = tracker.copy()
-        for event in prediction.events:
-            working.update(event)
+        if action.reads_only and not prediction.events:
+            working = tracker
+        else:  # the action sees the prediction's events, which stay out of the conversation if it is rejected
+            working = tracker.copy()
+            for event in prediction.events:
+                working.update(event)
         try:
             events = list(await action.run(working, self.domain, run.context))
         except ActionExecutionRejection as rejection:

@@ -294,7 +294,7 @@ def states_for_tracker(
     With `resume` the work is kept on the tracker and the next call goes on from the events it had seen, as
     long as the tracker only gained events since (predicting the next action of a long conversation then
     costs the same as of a short one). The states returned are then shared with later calls: read them, or
-    copy them before changing them (`prediction_states` does).
+    copy them before changing them (`prediction_states` replaces the states it changes).
     """
     walk = _StateWalk(domain, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
     if events is not None:
@@ -319,23 +319,35 @@ def states_for_tracker(
     return saved.walk.finish(saved.prior)
 
 
+def _without_user_keys(state: State, keys: tuple[str, ...]) -> State:
+    """A copy of `state` whose user part lacks `keys` (and which has no user part if nothing is left of it);
+    the other parts are the state's own dicts, shared."""
+    user = {key: value for key, value in state[USER].items() if key not in keys}
+    changed = dict(state)
+    if user:
+        changed[USER] = user
+    else:
+        del changed[USER]
+    return changed
+
+
 def _drop_text_where_intent(states: list[State]) -> None:
-    for state in states:
+    """Where a user part has both an intent and a text, replaces the state (never changes it) by one without
+    the text."""
+    for index, state in enumerate(states):
         user = state.get(USER)
         if user and user.get("intent") and user.get("text"):
-            del user["text"]
+            states[index] = _without_user_keys(state, ("text",))
 
 
 def _choose_last_user_input(states: list[State], use_text: bool) -> None:
+    """The latest user input is featurised by its text or by its intent and entities, not both: replaces the
+    last state (never changes it) by one without the other."""
     if states and is_prev_action_listen_in_state(states[-1]):
-        user = states[-1].get(USER, {})
-        if use_text:
-            user.pop("intent", None)
-            user.pop("entities", None)
-        else:
-            user.pop("text", None)
-        if USER in states[-1] and not user:
-            del states[-1][USER]
+        dropped = ("intent", "entities") if use_text else ("text",)
+        user = states[-1].get(USER)
+        if user is not None and (not user or any(key in user for key in dropped)):
+            states[-1] = _without_user_keys(states[-1], dropped)
     _drop_text_where_intent(states)
 
 
@@ -351,14 +363,15 @@ def prediction_states(
 ) -> list[State]:
     """The states a policy predicts from (Rasa's `MaxHistoryTrackerFeaturizer.prediction_states`).
 
-    `base_states` are the tracker's states already computed with the same options (they are copied, not
-    changed), so several policies can share one computation.
+    `base_states` are the tracker's states already computed with the same options, so several policies can
+    share one computation. They are never changed: a state that differs is a new dict, the others are
+    `base_states`' own. So the result is to read (match, look up, featurise); `copy_states` it to change it.
     """
     if base_states is None:
         base_states = states_for_tracker(
             tracker, domain, ignore_rule_only_turns=ignore_rule_only_turns, rule_only_data=rule_only_data
         )
-    states = copy_states(slice_states(base_states, max_history))  # each state is chosen on its own
+    states = list(slice_states(base_states, max_history))
     _choose_last_user_input(states, use_text_for_last_user_input)
     return states
 

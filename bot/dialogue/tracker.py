@@ -278,7 +278,7 @@ class DialogueStateTracker:
         events always sort after the ones already there)."""
         for event in events:
             if override_timestamp:
-                event = replace(event, timestamp=time.time())
+                event = event.at(time.time())
             self.update(event)
 
     def _apply(self, event: Event) -> None:

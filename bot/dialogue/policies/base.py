@@ -72,6 +72,14 @@ class PolicyPrediction:
     def max_confidence(self) -> float:
         return max(self.probabilities) if self.probabilities else 0.0
 
+    def with_events(self, events: list[Event]) -> PolicyPrediction:
+        """This prediction with other `events` (the probabilities list is shared). Copies the attributes
+        directly: `dataclasses.replace` and `copy.copy` cost several times more, once per prediction."""
+        twin = object.__new__(PolicyPrediction)
+        twin.__dict__.update(self.__dict__)
+        twin.events = events
+        return twin
+
 
 class PredictionContext:
     """One tracker at one turn, with its states computed once for all policies."""

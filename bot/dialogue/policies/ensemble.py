@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 
 from bot.dialogue.events import (
     ACTION_LISTEN_NAME,
@@ -77,4 +76,4 @@ def combine_predictions(
     events: list[Event] = [event for prediction in predictions for event in prediction.events]
     if tracker.latest_action_name == ACTION_LISTEN_NAME:
         events.append(DefinePrevUserUtteredFeaturization(use_text_for_featurization=best.is_end_to_end_prediction))
-    return replace(best, events=events)
+    return best.with_events(events)
