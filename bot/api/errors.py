@@ -62,9 +62,13 @@ _REASONS: Final = {
 }
 
 
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+"""One encoder for every response (json.dumps with options builds a new one per call)."""
+
+
 def compact_json(value: Any) -> str:
     """Compact JSON that keeps non-ASCII text as it is."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _COMPACT.encode(value)
 
 
 def json_response(value: Any, status: int = 200) -> web.Response:
@@ -152,6 +156,10 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+"""Refuses NaN and Infinity, which are not JSON; one decoder for every request."""
+
+
 async def read_json_body(request: web.Request, missing: str) -> Any:
     """The request body parsed as JSON. `missing` is the message for an empty body."""
     try:
@@ -161,7 +169,7 @@ async def read_json_body(request: web.Request, missing: str) -> Any:
     if not raw.strip():
         raise ApiError(400, missing, details={"in": "body"}, help_url=HELP_URL)
     try:
-        return json.loads(raw, parse_constant=_reject_constant)
+        return _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))  # as json.loads does
     except json.JSONDecodeError as exc:
         raise ApiError(
             400,

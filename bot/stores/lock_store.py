@@ -32,6 +32,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from bot.config import LockStoreSettings
 from bot.errors import ConductorError
@@ -90,6 +91,11 @@ class LockStore(Service, ABC):
     """Per-conversation locks, granted in arrival order, each expiring after its lifetime. `start` connects
     (a server that cannot be reached is an error); `close` releases the connections."""
 
+    release_waits: ClassVar[bool] = True
+    """Whether `release` may wait (on a server): the lock then releases in a task of its own, shielded, so a
+    cancelled holder still gives it back. A store whose `release` never waits sets this False and saves the
+    task (a cancellation cannot interrupt a coroutine that does not wait)."""
+
     def __init__(self, lock_lifetime: float = DEFAULT_LOCK_LIFETIME) -> None:
         self.lock_lifetime = lock_lifetime
 
@@ -124,8 +130,8 @@ class LockStore(Service, ABC):
         try:
             yield
         finally:
-            # shielded: a cancelled handler still gives its lock back
-            if not await asyncio.shield(self.release(conversation_id, token)):
+            release = self.release(conversation_id, token)
+            if not await (asyncio.shield(release) if self.release_waits else release):
                 logger.warning(
                     "the lock of conversation %r expired (lifetime %g s) before its holder released it; "
                     "another handler may have run at the same time. Raise TICKET_LOCK_LIFETIME if turns "
@@ -156,6 +162,8 @@ class _ConversationQueue:
 class InMemoryLockStore(LockStore):
     """Locks for one process: enough for a single server; use Redis when several processes share the work."""
 
+    release_waits = False
+
     def __init__(self, lock_lifetime: float = DEFAULT_LOCK_LIFETIME) -> None:
         super().__init__(lock_lifetime)
         self._queues: dict[str, _ConversationQueue] = {}
@@ -167,7 +175,9 @@ class InMemoryLockStore(LockStore):
     async def acquire(self, conversation_id: str, lifetime: float, wait_timeout: float | None) -> str:
         loop = asyncio.get_running_loop()
         token = uuid.uuid4().hex
-        queue = self._queues.setdefault(conversation_id, _ConversationQueue())
+        queue = self._queues.get(conversation_id)
+        if queue is None:
+            queue = self._queues[conversation_id] = _ConversationQueue()
         queue.waiting.append(token)
         deadline = None if wait_timeout is None else loop.time() + wait_timeout
         try:
