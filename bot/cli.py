@@ -32,7 +32,7 @@ app = typer.Typer(
 train_app = typer.Typer(help="Train a model from the project (NLU and dialogue).", invoke_without_command=True)
 test_app = typer.Typer(help="Test a trained model on test stories and NLU test data.", invoke_without_command=True)
 shell_app = typer.Typer(help="Talk to the trained bot on the command line.", invoke_without_command=True)
-data_app = typer.Typer(help="Check the project's data.", no_args_is_help=True)
+data_app = typer.Typer(help="Check the project's data, and split it for testing.", no_args_is_help=True)
 plugins_app = typer.Typer(help="List and create skill plugins.", no_args_is_help=True)
 app.add_typer(train_app, name="train")
 app.add_typer(test_app, name="test")
@@ -138,6 +138,56 @@ def data_validate(
         console.print(f"[red]Validation failed:[/red] {errors} error(s), {warnings} warning(s).")
         raise typer.Exit(1)
     console.print(f"[green]The project is valid[/green] ({warnings} warning(s)).")
+
+
+# --- bot data split nlu -------------------------------------------------------------------------------
+
+split_app = typer.Typer(help="Split the project's data into training and test data.", no_args_is_help=True)
+data_app.add_typer(split_app, name="split")
+
+
+@split_app.command("nlu")
+@reports_errors
+def data_split_nlu(
+    nlu: Annotated[
+        Path | None, typer.Option("--nlu", "-u", help="NLU data file or folder; default: the project's data/.")
+    ] = None,
+    training_fraction: Annotated[
+        float, typer.Option("--training-fraction", help="Share of each intent's examples for training (0 to 1).")
+    ] = 0.8,
+    random_seed: Annotated[
+        int | None, typer.Option("--random-seed", help="Seed that makes the split the same on every run.")
+    ] = None,
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for training_data.yml and test_data.yml.")
+    ] = Path("train_test_split"),
+) -> None:
+    """Split the NLU data per intent into a training file and a held-out test file for `bot test nlu`."""
+    from bot.project.nlu_split import read_nlu_to_split, split_nlu, write_nlu_split
+
+    sources = [nlu] if nlu is not None else _project_paths(None, None, None).data
+    data = read_nlu_to_split(sources)
+    train, test = split_nlu(data, training_fraction, random_seed)
+    print_problems(data.warnings + train.warnings)
+    if not test.examples:
+        raise ConductorError.single(
+            "no example can be held out for testing: every intent has a single example",
+            ", ".join(map(str, sources)),
+            hint="Add at least two examples to each intent you want to test.",
+        )
+    train_file, test_file = write_nlu_split(train, test, out)
+    for path, part in ((train_file, train), (test_file, test)):
+        responses = f", {len(part.responses)} retrieval response(s)" if part.responses else ""
+        console.print(
+            f"Wrote {path}: {len(part.examples)} examples of {len(part.intents)} intents{responses}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    console.print(
+        f"Next: `bot train nlu --data {train_file}`, then `bot test nlu --nlu {test_file}`.",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 # --- bot init --------------------------------------------------------------------------------------------
