@@ -521,10 +521,36 @@ def run(
     port: Annotated[int, typer.Option("--port", "-p", help="Port to serve on.")] = 5005,
     interface: Annotated[str, typer.Option("--interface", "-i", help="Interface to bind.")] = "0.0.0.0",
     enable_api: Annotated[bool, typer.Option("--enable-api", help="Serve the HTTP API besides the channels.")] = False,
-    auth_token: Annotated[str | None, typer.Option("--auth-token", help="Token for the HTTP API (?token=).")] = None,
-    jwt_secret: Annotated[str | None, typer.Option("--jwt-secret", help="Secret to verify JWTs.")] = None,
-    jwt_method: Annotated[str, typer.Option("--jwt-method", help="JWT signing method.")] = "HS256",
+    auth_token: Annotated[str | None, typer.Option(
+        "--auth-token", "-t", envvar="AUTH_TOKEN", show_default=False,
+        help="Token for the HTTP API (?token=). Better from the environment than on the command line.",
+    )] = None,
+    jwt_secret: Annotated[str | None, typer.Option(
+        "--jwt-secret", envvar="JWT_SECRET", show_default=False, help="Secret (or public key) to verify JWTs."
+    )] = None,
+    jwt_method: Annotated[str, typer.Option("--jwt-method", envvar="JWT_METHOD", help="JWT signing method.")] = "HS256",
     cors: Annotated[list[str] | None, typer.Option("--cors", help="Allowed CORS origin (repeatable; * any).")] = None,
+    connector: Annotated[str | None, typer.Option(
+        "--connector", help="Serve this channel alone (its credentials.yml section, if any)."
+    )] = None,
+    ssl_certificate: Annotated[Path | None, typer.Option(
+        "--ssl-certificate", help="Certificate (PEM) to serve HTTPS with."
+    )] = None,
+    ssl_keyfile: Annotated[Path | None, typer.Option(
+        "--ssl-keyfile", help="The certificate's private key (PEM), unless the certificate file holds it."
+    )] = None,
+    ssl_ca_file: Annotated[Path | None, typer.Option(
+        "--ssl-ca-file", help="CA certificates (PEM) trusted for client certificates."
+    )] = None,
+    ssl_password: Annotated[str | None, typer.Option(
+        "--ssl-password", envvar="SSL_PASSWORD", show_default=False, help="Password of an encrypted private key."
+    )] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at INFO level (the default).")] = False,
+    debug: Annotated[bool, typer.Option("--debug", "-vv", help="Log at DEBUG level (Conductor's own logs).")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="Log warnings and errors only.")] = False,
+    log_file: Annotated[Path | None, typer.Option(
+        "--log-file", help="Also write the log to this file (appended)."
+    )] = None,
     watch_models: Annotated[bool, typer.Option(
         "--watch-models/--no-watch-models",
         help="When --model is a folder of models, serve a newer model appearing there without a restart.",
@@ -541,6 +567,7 @@ def run(
     """Serve the bot: the channels in credentials.yml, the web chat at /, and the HTTP API with --enable-api."""
     from bot.server import run as run_server
 
+    configure_logging(log_level(verbose=verbose, debug=debug, quiet=quiet), log_file)
     run_server(
         model,
         endpoints,
@@ -555,7 +582,65 @@ def run(
         watch_models=watch_models,
         watch_interval=watch_interval,
         tracker_cache=tracker_cache,
+        connector=connector,
+        ssl_certificate=ssl_certificate,
+        ssl_keyfile=ssl_keyfile,
+        ssl_ca_file=ssl_ca_file,
+        ssl_password=ssl_password,
     )
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_OWN_LOGGERS = ("bot", "channels")
+"""Conductor's loggers: --debug opens these; libraries (aiohttp, SQLAlchemy, ...) stay at INFO."""
+
+
+def log_level(*, verbose: bool = False, debug: bool = False, quiet: bool = False) -> int:
+    """Rasa's logging flags: --quiet WARNING, -v INFO, -vv/--debug DEBUG; else the LOG_LEVEL environment
+    variable (Rasa's too), else INFO. Two of the flags at once are an error."""
+    import logging
+    import os
+
+    if sum((verbose, debug, quiet)) > 1:
+        raise ConductorError.single(
+            "--verbose, --debug and --quiet each set the log level: give one of them", hint="Keep the one you want."
+        )
+    if quiet:
+        return logging.WARNING
+    if debug:
+        return logging.DEBUG
+    if verbose:
+        return logging.INFO
+    name = os.environ.get("LOG_LEVEL", "").strip().upper()
+    if not name:
+        return logging.INFO
+    level = logging.getLevelName(name)
+    if not isinstance(level, int):
+        raise ConductorError.single(
+            f"the environment variable LOG_LEVEL is {name!r}, which is not a log level",
+            hint="Set it to DEBUG, INFO, WARNING or ERROR, or unset it.",
+        )
+    return level
+
+
+def configure_logging(level: int, log_file: Path | None = None) -> None:
+    """Log to the console (stderr) and, with `log_file`, to that file too. At DEBUG only Conductor's own
+    loggers go below INFO."""
+    import logging
+
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    if log_file is not None:
+        try:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+        except OSError as exc:
+            raise ConductorError.single(
+                f"--log-file: cannot write to {str(log_file)!r}: {exc.strerror or exc}",
+                hint="Give a path in a folder this user may write to.",
+            ) from None
+    logging.basicConfig(level=max(level, logging.INFO), format=LOG_FORMAT, handlers=handlers, force=True)
+    for name in _OWN_LOGGERS:
+        logging.getLogger(name).setLevel(level)
 
 
 @plugins_app.command("list")

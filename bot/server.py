@@ -27,6 +27,7 @@ import logging
 import os
 import platform
 import signal
+import ssl
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import suppress
@@ -53,7 +54,7 @@ from bot.model_watch import DEFAULT_WATCH_INTERVAL, ModelWatcher
 from bot.runtime import DEFAULT_CACHE_SIZE, ActionsFactory, Runtime
 from channels.base import InputChannel
 from channels.dedup import share_redeliveries
-from channels.registry import AttachesToApp, channels_from_credentials
+from channels.registry import RASA_ONLY_CHANNELS, AttachesToApp, available_channels, channels_from_credentials
 
 __all__ = [
     "DEFAULT_MAX_REQUEST_BYTES",
@@ -62,6 +63,7 @@ __all__ = [
     "freeze_startup_heap",
     "run",
     "serve",
+    "tls_context",
 ]
 
 logger = logging.getLogger(__name__)
@@ -206,6 +208,62 @@ def freeze_startup_heap() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+def tls_context(
+    certificate: str | Path,
+    keyfile: str | Path | None = None,
+    ca_file: str | Path | None = None,
+    password: str | None = None,
+) -> ssl.SSLContext:
+    """The TLS settings of an HTTPS server (Rasa's --ssl-certificate, --ssl-keyfile, --ssl-ca-file and
+    --ssl-password): the certificate chain (PEM) and its private key (in the certificate file when `keyfile` is
+    None), unlocked with `password` if it is encrypted; `ca_file` adds the CAs trusted for client
+    certificates. A file that is missing or unreadable, or a wrong password, is a `ConductorError`."""
+    for flag, path in (("--ssl-certificate", certificate), ("--ssl-keyfile", keyfile), ("--ssl-ca-file", ca_file)):
+        if path is not None and not Path(path).is_file():
+            raise ConductorError.single(
+                f"{flag}: there is no file {str(path)!r}",
+                hint="Give the path of a PEM file (certificate, private key or CA bundle).",
+            )
+    try:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(ca_file) if ca_file else None)
+    except ssl.SSLError as exc:
+        raise ConductorError.single(
+            f"--ssl-ca-file {str(ca_file)!r} holds no CA certificate this server can read ({exc.reason or exc})",
+            hint="Give a PEM file of one or more CA certificates.",
+        ) from None
+
+    def give_password() -> str:
+        # always a callback: without one OpenSSL would ask for the password on the terminal, and wait
+        if password is None:
+            raise _KeyIsEncrypted
+        return password
+
+    try:
+        context.load_cert_chain(str(certificate), str(keyfile) if keyfile else None, give_password)
+    except _KeyIsEncrypted:
+        raise ConductorError.single(
+            f"the private key of the TLS certificate {str(certificate)!r} is encrypted",
+            hint="Give its password with --ssl-password (or the SSL_PASSWORD environment variable).",
+        ) from None
+    except ssl.SSLError as exc:
+        key = str(keyfile or certificate)
+        hint = (
+            "Give the certificate (PEM) with --ssl-certificate and its private key (PEM) with --ssl-keyfile"
+            + (", and check the key's password (--ssl-password or SSL_PASSWORD)." if password is not None else ".")
+        )
+        raise ConductorError.single(
+            f"cannot serve HTTPS with the certificate {str(certificate)!r} and the private key {key!r}: they are "
+            f"not a PEM certificate and its matching key{', or the password is wrong' if password else ''} "
+            f"(OpenSSL: {exc.reason or exc})",
+            hint=hint,
+        ) from None
+    return context
+
+
+class _KeyIsEncrypted(Exception):
+    """The private key needs a password and none was given."""
+
+
 async def serve(
     app: web.Application,
     host: str = "0.0.0.0",
@@ -214,10 +272,12 @@ async def serve(
     shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
     stop: asyncio.Event | None = None,
     access_log: bool = False,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> None:
-    """Start `app` on host:port and serve until SIGINT or SIGTERM (or until `stop` is set), then stop
-    gracefully: no new connections, requests in flight finished (at most `shutdown_timeout` s), channels
-    and stores closed. A port that cannot be listened on is a `ConductorError`."""
+    """Start `app` on host:port (HTTPS with `ssl_context`) and serve until SIGINT or SIGTERM (or until `stop`
+    is set), then stop gracefully: no new connections, requests in flight finished (at most
+    `shutdown_timeout` s), channels and stores closed. A port that cannot be listened on is a
+    `ConductorError`."""
     runner = web.AppRunner(
         app,
         handle_signals=False,
@@ -231,7 +291,7 @@ async def serve(
     try:
         await runner.setup()
         freeze_startup_heap()
-        site = web.TCPSite(runner, host, port, backlog=1024)
+        site = web.TCPSite(runner, host, port, backlog=1024, ssl_context=ssl_context)
         try:
             await site.start()
         except OSError as exc:
@@ -239,7 +299,8 @@ async def serve(
                 f"cannot listen on {host}:{port}: {exc.strerror or exc}",
                 hint="Another server may be using this port; stop it or choose another with --port.",
             ) from None
-        logger.info("Conductor is serving on http://%s:%d (stop with Ctrl+C)", host, port)
+        scheme = "https" if ssl_context is not None else "http"
+        logger.info("Conductor is serving on %s://%s:%d (stop with Ctrl+C)", scheme, host, port)
         await stop.wait()
         logger.info("Stopping: finishing the requests in flight, then closing channels and stores")
     finally:
@@ -266,6 +327,11 @@ def run(
     watch_models: bool = True,
     watch_interval: float = DEFAULT_WATCH_INTERVAL,
     tracker_cache: int | None = None,
+    connector: str | None = None,
+    ssl_certificate: str | Path | None = None,
+    ssl_keyfile: str | Path | None = None,
+    ssl_ca_file: str | Path | None = None,
+    ssl_password: str | None = None,
 ) -> None:
     """`bot run`: serve the newest model in `model_path` (or that model folder) until SIGINT/SIGTERM.
 
@@ -275,7 +341,8 @@ def run(
     gracefully. When `model_path` is a folder of models and `watch_models` is on, a newer model appearing there
     is served without a restart (`bot.model_watch`); each model gets actions built for its domain, unless
     `actions` are given. `tracker_cache` conversations (default `bot.runtime.DEFAULT_CACHE_SIZE`) stay in
-    memory between turns.
+    memory between turns. `connector` serves that channel alone (its credentials.yml section, if any), as
+    Rasa's --connector does. With `ssl_certificate` the server speaks HTTPS (`tls_context`).
     """
     from bot.brokers import create_event_broker
     from bot.stores import create_lock_store, create_tracker_store
@@ -283,6 +350,17 @@ def run(
     limit_malloc_arenas()
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if ssl_certificate is None and (ssl_keyfile or ssl_ca_file or ssl_password):
+        raise ConductorError.single(
+            "--ssl-keyfile, --ssl-ca-file and --ssl-password need --ssl-certificate",
+            hint="Give the server's certificate with --ssl-certificate to serve HTTPS.",
+        )
+    ssl_context = (
+        tls_context(ssl_certificate, ssl_keyfile, ssl_ca_file, ssl_password) if ssl_certificate is not None else None
+    )
+    channel_credentials = load_credentials(credentials) if credentials is not None else Credentials()
+    if connector is not None:
+        channel_credentials = _only_connector(channel_credentials, connector)
     model = load_model(model_path)
     endpoint_settings = load_endpoints(endpoints) if endpoints is not None else None
     tracker_store = create_tracker_store(
@@ -305,7 +383,7 @@ def run(
     )
     app = create_app(
         runtime,
-        credentials=credentials,
+        credentials=channel_credentials,
         enable_api=enable_api,
         auth_token=auth_token,
         jwt_secret=jwt_secret,
@@ -325,7 +403,24 @@ def run(
         ", ".join(channel.name for channel in app[SERVER_STATE].channels),
         "enabled" if enable_api else "off (--enable-api turns it on)",
     )
-    asyncio.run(serve(app, interface, port, shutdown_timeout=shutdown_timeout, access_log=access_log))
+    asyncio.run(
+        serve(app, interface, port, shutdown_timeout=shutdown_timeout, access_log=access_log, ssl_context=ssl_context)
+    )
+
+
+def _only_connector(credentials: Credentials, connector: str) -> Credentials:
+    """credentials.yml reduced to the channel `connector` (with no settings when the file has none for it)."""
+    if connector in RASA_ONLY_CHANNELS:
+        raise ConductorError.single(
+            f"--connector {connector}: Conductor has no '{connector}' channel ({RASA_ONLY_CHANNELS[connector]})",
+            hint=f"Conductor's channels: {', '.join(available_channels())}.",
+        )
+    only = Credentials()
+    only.file = credentials.file
+    only[connector] = credentials.get(connector)
+    if connector in credentials.key_lines:
+        only.key_lines[connector] = credentials.key_lines[connector]
+    return only
 
 
 def _warn_if_open(enable_api: bool, auth_token: str | None, jwt_secret: str | None, interface: str) -> None:
