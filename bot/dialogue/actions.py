@@ -128,9 +128,9 @@ class Action(ABC):
 
     name: str
     reads_only: ClassVar[bool] = False
-    """True when `run` never changes the tracker it is given (built-in actions that only read it): the
-    processor then hands it the conversation's tracker instead of a copy. A subclass whose `run` may change
-    the tracker must leave (or set) this False."""
+    """True when `run` never changes the tracker it is given and is never rejected (built-in actions that only
+    read it): the processor then hands it the conversation's tracker instead of a copy. A subclass whose `run`
+    may change the tracker or reject must leave (or set) this False."""
 
     @abstractmethod
     async def run(self, tracker: DialogueStateTracker, domain: Domain, context: ActionContext) -> list[Event]:

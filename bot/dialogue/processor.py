@@ -276,7 +276,7 @@ class MessageProcessor:
 
     async def _start_session_if_needed(self, run: _Run, metadata: Mapping[str, Any]) -> None:
         tracker = run.tracker
-        if tracker.applied_events() and not tracker.has_session_expired(
+        if tracker.has_applied_events() and not tracker.has_session_expired(
             self.domain.session_config, now=self.clock()
         ):
             return
@@ -335,11 +335,13 @@ class MessageProcessor:
     async def _run_action(self, run: _Run, action: Action, prediction: Prediction) -> bool:
         """Run one action and log it; whether another action should be predicted after it."""
         tracker = run.tracker
-        if action.reads_only and not prediction.events:
-            working = tracker
+        pending = prediction.events
+        if action.reads_only:  # never rejected: it can see the prediction's events in the conversation itself
+            tracker.update_with_events(pending)
+            working, pending = tracker, []
         else:  # the action sees the prediction's events, which stay out of the conversation if it is rejected
             working = tracker.copy()
-            for event in prediction.events:
+            for event in pending:
                 working.update(event)
         try:
             events = list(await action.run(working, self.domain, run.context))
@@ -359,7 +361,7 @@ class MessageProcessor:
             )
             events = []
         if not any(isinstance(event, ActionExecutionRejected) for event in events):
-            tracker.update_with_events(prediction.events)
+            tracker.update_with_events(pending)
             tracker.update_with_events(
                 [
                     action.executed_event(

@@ -17,7 +17,6 @@ choosing the user's text or intent, and cutting to `max_history` turns.
 from __future__ import annotations
 
 import json
-import operator
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -27,7 +26,7 @@ from bot.dialogue.tracker import SHOULD_NOT_BE_SET
 from bot.project.domain import DEFAULT_INTENTS, ENTITY_LABEL_SEPARATOR, Domain
 
 if TYPE_CHECKING:
-    from bot.dialogue.tracker import DialogueStateTracker
+    from bot.dialogue.tracker import AppliedEventsFold, DialogueStateTracker
 
 __all__ = [
     "ACTIVE_LOOP",
@@ -260,15 +259,20 @@ class _StateWalk:
 @dataclass
 class SavedWalk:
     """A walk kept on a tracker between predictions, and the conversation it replayed (whose events are the
-    tracker's applied events it has taken in)."""
+    tracker's applied events it has taken in), with the fold of applied events it read them from."""
 
     walk: _StateWalk
     prior: DialogueStateTracker
+    fold: AppliedEventsFold
+    rewrites: int
 
-    def continues(self, applied: Sequence[Event]) -> bool:
-        """Whether `applied` starts with the very events taken in (an undone turn or a restart does not)."""
-        consumed = self.prior.events
-        return len(applied) >= len(consumed) and all(map(operator.is_, consumed, applied[: len(consumed)]))
+    def continues(self, fold: AppliedEventsFold) -> bool:
+        """Whether `fold`'s applied events still start with the events taken in: the same fold, which has only
+        grown since (an undone turn, a restart, a new session or a new loop does not). Checked in constant
+        time, so a long conversation costs no more per prediction than a short one."""
+        return (
+            fold is self.fold and fold.rewrites == self.rewrites and len(fold.applied) >= len(self.prior.events)
+        )
 
 
 def states_for_tracker(
@@ -301,7 +305,8 @@ def states_for_tracker(
         prior = tracker.init_copy()
         walk.feed(prior, events)
         return walk.finish(prior)
-    applied = tracker.applied_events()
+    fold = tracker.applied_fold()
+    applied = fold.applied  # shared with the tracker: only read here
     if not resume or tracker.accepts_any_slot:  # a slot made on the fly would be missing from earlier states
         prior = tracker.init_copy()
         walk.feed(prior, applied)
@@ -312,9 +317,9 @@ def states_for_tracker(
         saved is None
         or saved.walk.domain is not domain
         or saved.walk.rule_only_data is not rule_only_data
-        or not saved.continues(applied)
+        or not saved.continues(fold)
     ):
-        saved = tracker.saved_walks[key] = SavedWalk(walk, tracker.init_copy())
+        saved = tracker.saved_walks[key] = SavedWalk(walk, tracker.init_copy(), fold, fold.rewrites)
     saved.walk.feed(saved.prior, applied[len(saved.prior.events) :])
     return saved.walk.finish(saved.prior)
 

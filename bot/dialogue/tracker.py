@@ -75,6 +75,7 @@ __all__ = [
     "DEFAULT_SENDER_ID",
     "SHOULD_NOT_BE_SET",
     "ActiveLoopState",
+    "AppliedEventsFold",
     "DialogueStateTracker",
     "EventVerbosity",
 ]
@@ -148,7 +149,7 @@ class DialogueStateTracker:
         """Every event of the conversation in order. Append only through `update`."""
         self.is_rule_tracker = is_rule_tracker
         """Whether this tracker was built from a rule (training only)."""
-        self._applied: _AppliedEvents | None = None
+        self._applied: AppliedEventsFold | None = None
         self._slots_shared = False
         """Whether `slots` holds slot objects another tracker holds too (`copy`): copied before one changes."""
         self.saved_walks: dict[tuple[bool, bool], SavedWalk] = {}
@@ -448,11 +449,20 @@ class DialogueStateTracker:
         events (and no new loop: a loop's name changes how its earlier runs fold), so asking again after a
         few new events costs as much as these events.
         """
+        return list(self.applied_fold().applied)
+
+    def has_applied_events(self) -> bool:
+        """Whether `applied_events()` would hold any (without copying them)."""
+        return bool(self.applied_fold().applied)
+
+    def applied_fold(self) -> AppliedEventsFold:
+        """The fold behind `applied_events()`, caught up with the events: its `applied` list is shared, to read
+        only (`bot.dialogue.states` reads it without copying the whole conversation on every prediction)."""
         saved = self._applied
         if saved is None or not saved.continues(self.events):
-            saved = self._applied = _AppliedEvents(self.events)
+            saved = self._applied = AppliedEventsFold(self.events)
         saved.catch_up()
-        return list(saved.applied)
+        return saved
 
     def past_states(
         self,
@@ -483,7 +493,7 @@ class DialogueStateTracker:
     ) -> E | None:
         """The latest event of this type (skipping `skip` matches, and actions with excluded names)."""
         excluded = set(action_names_to_exclude)
-        for event in reversed(self._events_for(verbosity) or []):
+        for event in reversed(self._shared_events_for(verbosity)):
             if not isinstance(event, event_type):
                 continue
             if isinstance(event, ActionExecuted) and event.name in excluded:
@@ -517,6 +527,15 @@ class DialogueStateTracker:
         return [event for event in self.applied_events() if isinstance(event, SlotSet)]
 
     # --- JSON ---------------------------------------------------------------------------------------------
+
+    def _shared_events_for(self, verbosity: EventVerbosity) -> Sequence[Event]:
+        """`_events_for` without the copy, to read only (a search from the end of a long conversation then
+        costs what it reads)."""
+        if verbosity is EventVerbosity.ALL:
+            return self.events
+        if verbosity is EventVerbosity.APPLIED:
+            return self.applied_fold().applied
+        return self._events_for(verbosity) or []
 
     def _events_for(self, verbosity: EventVerbosity) -> list[Event] | None:
         if verbosity is EventVerbosity.ALL:
@@ -568,13 +587,16 @@ class DialogueStateTracker:
 # --- applied events, as Rasa computes them -----------------------------------------------------------------
 
 
-class _AppliedEvents:
-    """`applied_events` folded over a tracker's event list up to `count` events."""
+class AppliedEventsFold:
+    """`applied_events` folded over a tracker's event list up to `count` events (`applied`)."""
 
     def __init__(self, events: list[Event]) -> None:
         self.events = events
         self.count = 0
         self.applied: list[Event] = []
+        self.rewrites = 0
+        """How many events so far took events out of `applied` (a restart, a new session, an undo, a loop's
+        later run): while it stays the same, `applied` has only grown, so what was read of it still holds."""
         self.loop_names = {event.name for event in events if isinstance(event, ActiveLoop) and event.name}
 
     def continues(self, events: list[Event]) -> bool:
@@ -605,6 +627,8 @@ class _AppliedEvents:
                 _undo_till_previous_loop_run(event.name, applied)
             else:
                 applied.append(event)
+                continue
+            self.rewrites += 1
         self.count = len(self.events)
 
 

@@ -119,6 +119,8 @@ async def test_each_conversations_events_arrive_in_the_order_they_were_stored(
     async def chat(sender: str) -> None:
         for text in ("/greet", "/mood_unhappy", "/affirm", "/goodbye"):
             await runtime.handle_message(UserMessage(text, sender, "rest"))
+            # each message arrives on its own, as over a channel (with stores in memory a turn need not wait)
+            await asyncio.sleep(0)
 
     await asyncio.gather(*(chat(sender) for sender in senders))
     expected = {sender: await stored(runtime, sender) for sender in senders}
