@@ -13,6 +13,9 @@ more about the client than about the server (the output says which client ran). 
 - cold start: from starting the process to the first answered message;
 - 32 concurrent senders: messages/s and p50/p99 latency over at most MESSAGES messages or SECONDS seconds;
 - one sender: p50 latency of sequential messages;
+- one sender, a long conversation: p50 latency of its messages once it holds about LONG_EVENTS events, beside
+  the p50 of the same messages in new conversations, both played by the aiohttp client (events are appended,
+  never rewritten, and the dialogue state goes on from where it was: the two should be alike);
 - RSS of the server after its first answer, and after 10,000 conversations (one message each, 32 at a time);
 - the server's CPU time per message while the 32 senders ran (both its threads: the event loop and SQLite's).
 
@@ -52,7 +55,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -77,6 +80,8 @@ MESSAGES = 20_000
 SECONDS = 20.0
 SINGLE_SENDER_MESSAGES = 500
 CONVERSATIONS_FOR_RSS = 10_000
+LONG_EVENTS = 10_000
+LONG_SAMPLES = 300
 
 TARGETS = {
     "throughput": "≥ 2,500 msg/s",
@@ -167,6 +172,9 @@ class Figures:
     rss_after: float
     cpu_per_message: float
     client: str
+    long_events: int | None
+    long_p50: float
+    new_p50: float
 
 
 class Users:
@@ -204,6 +212,30 @@ class Users:
             *(self.converse(f"{run}-c{i}", budget, deadline, latencies) for i in range(concurrency))
         )
         return time.perf_counter() - started, latencies
+
+    async def long_and_new(
+        self, run: str, count_events: Callable[[str], Awaitable[int | None]]
+    ) -> tuple[int | None, float, float]:
+        """Grows one conversation to LONG_EVENTS events, then times LONG_SAMPLES of its messages and as many in
+        new conversations, alternately: (its events, None when they cannot be counted, its p50, the new
+        conversations' p50)."""
+        sender = f"{run}-long"
+        sent = 0
+        while True:
+            for text in self.messages * 100:
+                await self.say(sender, text)
+            sent += len(self.messages) * 100
+            events = await count_events(sender)
+            if (events or 0) >= LONG_EVENTS or (events is None and sent >= LONG_EVENTS // 4):
+                break
+        long: list[float] = []
+        new: list[float] = []
+        for number in range(LONG_SAMPLES // len(self.messages)):
+            for text in self.messages:
+                long.append(await self.say(sender, text))
+            for text in self.messages:
+                new.append(await self.say(f"{run}-fresh-{number}", text))
+        return events, statistics.median(long), statistics.median(new)
 
     async def many_conversations(self, run: str, count: int, concurrency: int) -> None:
         queue = iter(range(count))
@@ -369,6 +401,9 @@ async def measure(store: str, model: Path, folder: Path, messages: Sequence[str]
                 single: list[float] = []
                 await users.converse(f"{run}-single", SINGLE_SENDER_MESSAGES, time.perf_counter() + SECONDS, single)
                 single_p50 = statistics.median(single)
+            long_events, long_p50, new_p50 = await users.long_and_new(
+                run, lambda sender: count_events(endpoints, sender)
+            )
             await users.many_conversations(run, CONVERSATIONS_FOR_RSS, CONCURRENCY)
         return Figures(
             store=store,
@@ -382,10 +417,29 @@ async def measure(store: str, model: Path, folder: Path, messages: Sequence[str]
             rss_after=rss_mb(process.pid),
             cpu_per_message=cpu / load.sent,
             client="wrk" if wrk_available() else "aiohttp client in the benchmark process",
+            long_events=long_events,
+            long_p50=long_p50,
+            new_p50=new_p50,
         )
     finally:
         stop_servers([process])
         await cleanup(store, run)
+
+
+async def count_events(endpoints: Path, sender: str) -> int | None:
+    """How many events the server has stored for `sender` (read through Conductor's own tracker store)."""
+    from bot.config import load_endpoints
+    from bot.stores import create_tracker_store
+
+    settings = load_endpoints(endpoints).tracker_store
+    if settings is None:  # the memory store lives in the server process
+        return None
+    store = create_tracker_store(settings, endpoints)
+    await store.start()
+    try:
+        return await store.count_events(sender)
+    finally:
+        await store.close()
 
 
 async def measure_scale(
@@ -519,6 +573,9 @@ def report(figures: Figures) -> None:
         (f"{CONCURRENCY} concurrent senders: p99 latency", f"{figures.p99 * 1000:.1f} ms", TARGETS["p99"]),
         (f"{CONCURRENCY} concurrent senders: server CPU per message", f"{figures.cpu_per_message * 1000:.2f} ms", ""),
         ("one sender: p50 latency", f"{figures.single_p50 * 1000:.2f} ms", TARGETS["single_p50"]),
+        (f"one sender, conversation of {figures.long_events or LONG_EVENTS // 4:,} "
+         f"{'events' if figures.long_events else 'messages'}: p50", f"{figures.long_p50 * 1000:.2f} ms", ""),
+        ("one sender, new conversations, same client: p50", f"{figures.new_p50 * 1000:.2f} ms", ""),
         ("RSS after the first answer", f"{figures.rss_start:.0f} MB", ""),
         (f"RSS after {CONVERSATIONS_FOR_RSS:,} conversations", f"{figures.rss_after:.0f} MB", TARGETS["rss"]),
     ]
