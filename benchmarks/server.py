@@ -401,10 +401,11 @@ async def measure(store: str, model: Path, folder: Path, messages: Sequence[str]
                 single: list[float] = []
                 await users.converse(f"{run}-single", SINGLE_SENDER_MESSAGES, time.perf_counter() + SECONDS, single)
                 single_p50 = statistics.median(single)
+            await users.many_conversations(run, CONVERSATIONS_FOR_RSS, CONCURRENCY)
+            rss_after = rss_mb(process.pid)  # before the long conversation, which would stay in the cache
             long_events, long_p50, new_p50 = await users.long_and_new(
                 run, lambda sender: count_events(endpoints, sender)
             )
-            await users.many_conversations(run, CONVERSATIONS_FOR_RSS, CONCURRENCY)
         return Figures(
             store=store,
             cold_start=cold_start,
@@ -414,7 +415,7 @@ async def measure(store: str, model: Path, folder: Path, messages: Sequence[str]
             sent=load.sent,
             single_p50=single_p50,
             rss_start=rss_start,
-            rss_after=rss_mb(process.pid),
+            rss_after=rss_after,
             cpu_per_message=cpu / load.sent,
             client="wrk" if wrk_available() else "aiohttp client in the benchmark process",
             long_events=long_events,
