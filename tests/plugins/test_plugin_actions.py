@@ -11,7 +11,15 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from plugin_helpers import (
+
+from bot.errors import ConductorError, Problem
+from bot.plugins.actions import FALLBACK_TEXT
+from bot.plugins.discovery import discover_plugins
+from bot.plugins.instance import enable_plugins, load_instance
+from bot.plugins.merge import load_project_with_plugins
+from bot.plugins.registry import PluginActionRegistry, build_action_registry
+from bot.project.loader import Project, ProjectPaths
+from tests.plugins.plugin_helpers import (
     actions_run,
     new_tracker,
     processor_for,
@@ -21,14 +29,6 @@ from plugin_helpers import (
     write_instance,
     write_plugin,
 )
-
-from bot.errors import ConductorError, Problem
-from bot.plugins.actions import FALLBACK_TEXT
-from bot.plugins.discovery import discover_plugins
-from bot.plugins.instance import enable_plugins, load_instance
-from bot.plugins.merge import load_project_with_plugins
-from bot.plugins.registry import PluginActionRegistry, build_action_registry
-from bot.project.loader import Project, ProjectPaths
 
 CLINIC_DOMAIN = """\
 intents: [hello, slow, boom, junk, book, inform, lookup]

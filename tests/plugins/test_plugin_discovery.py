@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from plugin_helpers import write, write_instance, write_plugin
 
 from bot.errors import ConductorError
 from bot.plugins.actions import actions_in_module, import_plugin_module
@@ -14,6 +13,7 @@ from bot.plugins.discovery import discover_plugins, shipped_plugins_folder
 from bot.plugins.instance import enable_plugins, load_instance
 from bot.plugins.listing import list_plugins
 from tests.conftest import REPO_ROOT
+from tests.plugins.plugin_helpers import write, write_instance, write_plugin
 
 ACTIONS = """\
 from bot.plugins.sdk import ActionContext, PluginAction, action

@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from plugin_helpers import write, write_instance, write_plugin
 
 from bot.errors import ConductorError, Problem
 from bot.plugins.discovery import discover_plugins
 from bot.plugins.instance import EnabledPlugin, enable_plugins, load_instance
 from bot.plugins.manifest import load_manifest
+from tests.plugins.plugin_helpers import write, write_instance, write_plugin
 
 LEGAL_SETTINGS = """\
 firm_name: {type: str, required: true, description: "The firm's name, used in replies."}

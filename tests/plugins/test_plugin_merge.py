@@ -6,13 +6,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from plugin_helpers import LIGHT_CONFIG, write, write_instance, write_plugin
 
 from bot.errors import ConductorError
 from bot.plugins.discovery import discover_plugins
 from bot.plugins.instance import load_instance
 from bot.plugins.merge import base_assistant_folder, load_base_assistant, load_project_with_plugins
 from bot.project.loader import Project, ProjectPaths, load_project
+from tests.plugins.plugin_helpers import LIGHT_CONFIG, write, write_instance, write_plugin
 
 LEGAL_DOMAIN = """\
 intents: [ask_lawyer, affirm]

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from plugin_helpers import actions_run, new_tracker, processor_for, say, slots_set, texts, write
 
 from bot.config import ActionEndpoint, Endpoints
 from bot.dialogue.actions import ActionContext, ActionExecutionRejection
@@ -24,6 +23,7 @@ from bot.dialogue.responses import ResponseGenerator
 from bot.plugins.instance import load_instance
 from bot.plugins.registry import PluginActionRegistry, build_action_registry
 from bot.project.loader import Project, ProjectPaths, load_project
+from tests.plugins.plugin_helpers import actions_run, new_tracker, processor_for, say, slots_set, texts, write
 from tests.process_helpers import wait_until_healthy_sync
 
 pytest.importorskip("rasa_sdk", reason="the rasa-sdk extra is not installed")

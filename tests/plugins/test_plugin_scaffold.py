@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from plugin_helpers import new_tracker, processor_for, say, texts, write_instance
 
 from bot.dialogue.story_test import run_test_stories
 from bot.errors import ConductorError
@@ -19,6 +18,7 @@ from bot.plugins.merge import load_project_with_plugins
 from bot.plugins.registry import build_action_registry
 from bot.plugins.scaffold import create_plugin
 from bot.project.loader import ProjectPaths
+from tests.plugins.plugin_helpers import new_tracker, processor_for, say, texts, write_instance
 
 
 async def test_a_new_plugin_trains_passes_its_test_story_and_runs_its_action(tmp_path: Path) -> None:
