@@ -1,6 +1,7 @@
 """The HTTP API's conversation routes, with Rasa 3.x's paths, bodies and answers.
 
     GET  /conversations/{id}/tracker           ?include_events=ALL|AFTER_RESTART|APPLIED|NONE&until=<time>
+    GET  /conversations/{id}/story             ?until=<time>&all_sessions=true|false: Rasa YAML test stories
     POST /conversations/{id}/tracker/events    one event or a list: appended
     PUT  /conversations/{id}/tracker/events    a list of events: the conversation's history replaced
     POST /conversations/{id}/messages          {"text", "sender": "user", "parse_data"}: logged, not answered
@@ -9,7 +10,7 @@
     POST /conversations/{id}/execute           {"name", "policy", "confidence"}  ?output_channel=
 
 As in Rasa, reading the tracker of an unknown conversation gives an empty tracker (and stores nothing), while
-`predict` and `execute` on an unknown conversation are a 404. The id may contain `/`.
+`story`, `predict` and `execute` on an unknown conversation are a 404. The id may contain `/`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from aiohttp import web
 
 from bot.api.errors import (
     ApiError,
+    bool_query,
     check_text_length,
     json_response,
     number_field,
@@ -33,8 +35,10 @@ from bot.api.errors import (
 )
 from bot.api.state import LATEST_INPUT_CHANNEL, SERVER_STATE, ServerState
 from bot.dialogue.events import Event, UserUttered, events_from_dicts
+from bot.dialogue.story_export import conversation_stories
 from bot.dialogue.tracker import DialogueStateTracker, EventVerbosity
 from bot.errors import ConductorError
+from bot.project.stories import dump_stories
 from channels.base import CollectingOutputChannel, OutputChannel
 
 __all__ = ["conversation_routes"]
@@ -143,6 +147,23 @@ async def get_tracker(request: web.Request, state: ServerState, conversation_id:
     if until is not None:
         tracker = tracker.travel_back_in_time(until)
     return json_response(tracker.current_state(verbosity))
+
+
+async def get_story(request: web.Request, state: ServerState, conversation_id: str) -> web.StreamResponse:
+    """The conversation as Rasa 3.x YAML test stories, sent as text as Rasa sends it: the latest session's
+    (`all_sessions=true`: one story per session), of the events up to `until` when given.
+
+    `until` cuts the conversation before it is split into sessions, so the latest session is the one that
+    was current then (Rasa cuts its latest session, which leaves no story when that session began later).
+    """
+    until = _until(request)
+    all_sessions = bool_query(request, "all_sessions")
+    await _require_conversation(state, conversation_id)
+    tracker = await state.runtime.tracker(conversation_id)
+    if until is not None:
+        tracker = tracker.travel_back_in_time(until)
+    stories = conversation_stories(tracker, all_sessions=all_sessions)
+    return web.Response(text=dump_stories(stories), content_type="text/plain")
 
 
 async def append_events(request: web.Request, state: ServerState, conversation_id: str) -> web.StreamResponse:
@@ -273,6 +294,7 @@ def conversation_routes() -> list[web.RouteDef]:
     base = f"/conversations/{_ID}"
     return [
         web.get(f"{base}/tracker", _guarded(get_tracker)),
+        web.get(f"{base}/story", _guarded(get_story)),
         web.post(f"{base}/tracker/events", _guarded(append_events)),
         web.put(f"{base}/tracker/events", _guarded(replace_events)),
         web.post(f"{base}/messages", _guarded(add_message)),
