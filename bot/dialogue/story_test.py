@@ -29,6 +29,7 @@ from bot.dialogue.events import (
     UserUttered,
 )
 from bot.dialogue.model import DialogueModel, Prediction
+from bot.dialogue.processor import parse_intent_payload
 from bot.dialogue.tracker import DialogueStateTracker
 from bot.dialogue.training import tracker_from_block
 from bot.errors import Problem
@@ -207,7 +208,8 @@ def check_test_story(
                 )
             )
         elif isinstance(event, UserUttered) and parse is not None and event.text:
-            parsed = parse(event.text)
+            # a `/intent` payload (a button's) is read as the server reads it, not by the NLU (as in Rasa)
+            parsed = parse_intent_payload(event.text, model.domain) or parse(event.text)
             if event.intent_name is None:
                 partial.update(_user_event_with_parse(event, parsed))
                 continue

@@ -166,3 +166,29 @@ def test_nlu_is_checked_when_a_parse_function_is_given() -> None:
     # the story's intent still drives the dialogue: the actions are right, the story fails on NLU
     assert all(c.correct for c in passing.actions) and not passing.passed
     assert "intent 'greet', NLU gave 'goodbye'" in passing.failures()[0]
+
+
+def test_a_user_text_that_is_an_intent_payload_is_read_as_the_server_reads_it() -> None:
+    """`user: /greet` (an exported conversation, a button) is the intent greet, whatever the NLU makes of it."""
+    model = model_from(DOMAIN, DATA)
+    seen: list[str] = []
+
+    def parse(text: str) -> dict[str, Any]:
+        seen.append(text)
+        return {"text": text, "intent": {"name": "goodbye", "confidence": 0.9}, "entities": []}
+
+    stories = blocks_from(
+        """
+        stories:
+        - story: a button
+          steps:
+          - user: /greet
+            intent: greet
+          - action: utter_greet
+        """,
+        test=True,
+    )
+    result = run_test_stories(model, stories, parse=parse)[0]
+    assert seen == []
+    assert [(c.expected, c.predicted) for c in result.intents] == [("greet", "greet")]
+    assert result.passed

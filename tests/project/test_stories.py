@@ -579,3 +579,14 @@ def test_predicted_comments_mark_wrong_steps_as_rasa_writes_them() -> None:
         "  - action: utter_greet  # predicted: action_default_fallback",
     ]
     assert parse(text, test=True) == blocks
+
+
+def test_a_story_without_steps_is_written_as_an_empty_list() -> None:
+    """`steps:` with nothing after it is null in YAML (a story with no steps, e.g. an exported session that only
+    started); the writer writes `steps: []`, as Rasa does, and the reader skips it with its usual warning."""
+    text = dump_stories([StoryBlock("nothing yet", "test", [])])
+    assert "- story: nothing yet\n  steps: []\n" in text
+    assert parse_yaml(text, "s.yml")["stories"][0]["steps"] == []
+    warnings: list[Problem] = []
+    assert parse(text, test=True, warnings=warnings) == []
+    assert ["has no steps and is skipped" in problem.message for problem in warnings] == [True]

@@ -152,7 +152,7 @@ class _Writer:
                 self.step(condition, "  ")
         if block.conversation_start:
             self.lines.append("  conversation_start: true")
-        self.lines.append("  steps:")
+        self.lines.append("  steps:" if block.steps else "  steps: []")  # a bare `steps:` would read as null
         for position, step in enumerate(block.steps):
             self.step(step, "  ", predicted.get((index, position)))
         if not block.wait_for_user_input:
