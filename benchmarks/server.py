@@ -131,8 +131,8 @@ def endpoints_for(store: str, run: str) -> str:
             f"  username: {POSTGRES.username}\n{password}"
         )
     return (
-        f"tracker_store:\n  type: redis\n{redis_keys()}  key_prefix: bench{run}:tracker\n"
-        f"lock_store:\n  type: redis\n{redis_keys()}  key_prefix: bench{run}:lock\n"
+        f"tracker_store:\n  type: redis\n{redis_keys()}  key_prefix: bench{run}\n"
+        f"lock_store:\n  type: redis\n{redis_keys()}  key_prefix: bench{run}\n"
     )
 
 
@@ -451,7 +451,7 @@ async def measure_scale(
     run = uuid.uuid4().hex[:8]
     endpoints = folder / f"endpoints-scale-{run}.yml"
     endpoints.write_text(
-        endpoints_for("postgresql", run) + f"lock_store:\n  type: redis\n{redis_keys()}  key_prefix: bench{run}:lock\n"
+        endpoints_for("postgresql", run) + f"lock_store:\n  type: redis\n{redis_keys()}  key_prefix: bench{run}\n"
         + (broker_section(run) if broker else "")
     )
     credentials = folder / "credentials.yml"
