@@ -52,6 +52,7 @@ from bot.nlu.pipeline_config import (
     resolve_pipeline,
 )
 from bot.nlu.response_selector import ResponseSelector
+from bot.nlu.spacy_import import import_spacy
 from bot.nlu.tokenizer import TokenizedText, Tokenizer, blank_language
 from bot.project.nlu_data import TrainingData
 
@@ -252,7 +253,7 @@ class NLUPipeline:
 
     def save(self, directory: str | Path) -> None:
         """Write the model as a folder (see `bot.nlu.artefact` for its layout)."""
-        from spacy import about
+        about = import_spacy().about
 
         arrays: dict[str, npt.NDArray[Any]] = {"idf": self.featurizer.idf}
         if self.intent_model is not None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from bot.errors import ConductorError
+from bot.nlu.spacy_import import import_spacy
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -91,9 +92,7 @@ class Tokenizer:
 
 
 def _spacy_version() -> str:
-    from spacy import about
-
-    return str(about.__version__)
+    return str(import_spacy().about.__version__)
 
 
 _BLANK_PIPELINES: dict[str, Language] = {}
@@ -108,6 +107,7 @@ def blank_language(language: str) -> Language:
 
 
 def _new_blank(language: str) -> Language:
+    import_spacy()  # first, so that spaCy comes without its command line
     import spacy
 
     try:
@@ -126,6 +126,7 @@ def _new_blank(language: str) -> Language:
 
 
 def _load_pretrained(model: str) -> Language:
+    import_spacy()  # first, so that spaCy comes without its command line
     import spacy
 
     if not spacy.util.is_package(model):
@@ -144,6 +145,7 @@ def _load_pretrained(model: str) -> Language:
 
 def is_installed(model: str) -> bool:
     """Whether a pretrained spaCy pipeline of this name can be loaded."""
+    import_spacy()  # first, so that spaCy comes without its command line
     import spacy
 
     return bool(spacy.util.is_package(model))
