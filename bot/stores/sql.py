@@ -12,7 +12,10 @@ Writers stay consistent without the lock store:
   Concurrent turns then cost one transaction, not one each, and never meet SQLite's busy handler, which
   sleeps up to 100 ms at a time while another connection holds the write lock. Those appends and the
   per-turn reads go through a connection of the store's own (`bot.stores.sqlite_direct`), with a fraction
-  of the round trips to aiosqlite's thread that SQLAlchemy's async layer makes.
+  of the round trips to aiosqlite's thread that SQLAlchemy's async layer makes. The table is created or
+  checked at start with a synchronous engine in a thread; SQLAlchemy's async engine (and its asyncio
+  extension, about 6 MB of memory) is made only when something else (`replace`, `delete`, `keys`) first
+  needs it.
 - PostgreSQL: appends take a shared advisory lock on the conversation and compute their `seq` inside the
   transaction; two appends that pick the same numbers collide on the unique index, and the loser retries with
   fresh numbers. `replace` and `delete` take the same advisory lock exclusively, so no append slips between
@@ -28,6 +31,7 @@ missing), `query` (extra URL parameters). The pool size follows Rasa's SQL_POOL_
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import os
 import random
@@ -40,7 +44,6 @@ import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from bot.config import TrackerStoreSettings
 from bot.dialogue.events import Event
@@ -48,6 +51,8 @@ from bot.errors import ConductorError
 from bot.stores.sqlite_direct import DirectSQLite
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
     from bot.stores.postgres_direct import DirectPostgres
 from bot.stores.tracker_store import (
     EncodedEvent,
@@ -173,6 +178,8 @@ class SQLTrackerStore(TrackerStore):
             sa.UniqueConstraint("sender_id", "seq", name=f"{table_name}_sender_id_seq_key"),
         )
         self._engine: AsyncEngine | None = None
+        self._open = False
+        self._engine_made: asyncio.Lock | None = None
         self._pending: list[_PendingAppend] = []
         self._writing: asyncio.Task[None] | None = None
         self._direct: DirectSQLite | None = None
@@ -192,6 +199,8 @@ class SQLTrackerStore(TrackerStore):
     # --- lifecycle -----------------------------------------------------------------------------------
 
     def _create_engine(self, url: URL) -> AsyncEngine:
+        from sqlalchemy.ext.asyncio import create_async_engine
+
         if self._is_sqlite:
             # A fixed set of connections: each is a thread of aiosqlite's, and one opened per busy moment (the
             # pool's overflow) costs a thread start and a file open for a single query.
@@ -228,6 +237,8 @@ class SQLTrackerStore(TrackerStore):
         database = self._url.database
         if not database:
             return
+        from sqlalchemy.ext.asyncio import create_async_engine
+
         login_url = self._url.set(database=self._login_db)
         engine = create_async_engine(
             login_url, isolation_level="AUTOCOMMIT", connect_args={"timeout": _CONNECT_TIMEOUT_SECONDS}
@@ -247,7 +258,13 @@ class SQLTrackerStore(TrackerStore):
             await engine.dispose()
 
     async def start(self) -> None:
-        if self._engine is not None:
+        if self._open:
+            return
+        database = self._url.database
+        if self._is_sqlite and database and database != ":memory:" and not self._url.query:
+            await asyncio.to_thread(self._prepare_sqlite_file)
+            self._direct = await DirectSQLite.open(database, self._table.name, _SQLITE_BUSY_TIMEOUT_SECONDS)
+            self._open = True
             return
         if self._login_db and not self._is_sqlite:
             await self._create_database_if_missing()
@@ -262,16 +279,32 @@ class SQLTrackerStore(TrackerStore):
         except BaseException:
             await engine.dispose()
             raise
-        database = self._url.database
         try:
-            if self._is_sqlite and database and database != ":memory:" and not self._url.query:
-                self._direct = await DirectSQLite.open(database, self._table.name, _SQLITE_BUSY_TIMEOUT_SECONDS)
-            elif not self._is_sqlite:
+            if not self._is_sqlite:
                 self._postgres = await self._open_postgres()
         except BaseException:
             await engine.dispose()
             raise
         self._engine = engine
+        self._open = True
+
+    def _prepare_sqlite_file(self) -> None:
+        """SQLite in a file: create or check the table through a synchronous engine of its own, in a thread
+        (start-up only), so that the async engine is made only when first needed (`_async_engine`)."""
+        engine = sa.create_engine(
+            self._url.set(drivername="sqlite"),
+            connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_SECONDS},
+            poolclass=sa.pool.NullPool,
+        )
+        sa_event.listen(engine, "connect", _prepare_sqlite_connection)
+        sa_event.listen(engine, "begin", _begin_sqlite_transaction)
+        try:
+            with engine.execution_options(sqlite_begin="IMMEDIATE").begin() as conn:
+                self._prepare_table(conn)
+        except (DBAPIError, OSError) as exc:
+            raise self._unreachable(self._url, exc) from None
+        finally:
+            engine.dispose()
 
     async def _open_postgres(self) -> DirectPostgres:
         import asyncpg
@@ -317,10 +350,23 @@ class SQLTrackerStore(TrackerStore):
         if self._engine is not None:
             engine, self._engine = self._engine, None
             await engine.dispose()
+        self._open = False
 
-    def _started(self) -> AsyncEngine:
-        if self._engine is None:
+    def _started(self) -> None:
+        if not self._open:
             raise RuntimeError(_NOT_STARTED)
+
+    async def _async_engine(self) -> AsyncEngine:
+        """SQLAlchemy's async engine, made on first use for a SQLite file (at start otherwise); its asyncio
+        extension is imported in a thread, so the event loop does not wait for it."""
+        self._started()
+        if self._engine is None:
+            if self._engine_made is None:
+                self._engine_made = asyncio.Lock()
+            async with self._engine_made:
+                if self._engine is None:
+                    await asyncio.to_thread(importlib.import_module, "sqlalchemy.ext.asyncio")
+                    self._engine = self._create_engine(self._url)
         return self._engine
 
     def _writer(self, engine: AsyncEngine) -> AsyncEngine:
@@ -364,20 +410,21 @@ class SQLTrackerStore(TrackerStore):
             .where(table.c.sender_id == sender_id, table.c.seq > after_seq)
             .order_by(table.c.seq)
         )
-        async with self._started().connect() as conn:
+        async with (await self._async_engine()).connect() as conn:
             texts = (await conn.scalars(query)).all()
         return decode_events(texts, sender_id)
 
     async def count_events(self, sender_id: str) -> int:
         # sequence numbers run 1..n without gaps, so the highest is the count (one index lookup)
-        if self._postgres is not None:
-            return await self._postgres.last_seq(sender_id)
-        async with self._started().connect() as conn:
+        direct = self._direct or self._postgres
+        if direct is not None:
+            return await direct.last_seq(sender_id)
+        async with (await self._async_engine()).connect() as conn:
             return await self._last_seq(conn, sender_id)
 
     async def keys(self) -> list[str]:
         query = sa.select(self._table.c.sender_id).distinct().order_by(self._table.c.sender_id)
-        async with self._started().connect() as conn:
+        async with (await self._async_engine()).connect() as conn:
             return list((await conn.scalars(query)).all())
 
     # --- writing --------------------------------------------------------------------------------------
@@ -440,7 +487,7 @@ class SQLTrackerStore(TrackerStore):
         senders = sorted({item.sender_id for item in batch})
         rows: list[dict[str, Any]] = []
         results: list[int] = []
-        async with self._writer(self._started()).begin() as conn:
+        async with self._writer(await self._async_engine()).begin() as conn:
             # one scalar subquery per conversation: each reads the end of the (sender_id, seq) index, where a
             # GROUP BY reads all of a conversation's entries (0.6 ms in SQLite for 10,000 events)
             query = sa.select(
@@ -479,14 +526,14 @@ class SQLTrackerStore(TrackerStore):
         )
 
     async def delete(self, sender_id: str) -> bool:
-        async with self._writer(self._started()).begin() as conn:
+        async with self._writer(await self._async_engine()).begin() as conn:
             await self._exclusive_lock(conn, sender_id)
             deleted = await conn.execute(sa.delete(self._table).where(self._table.c.sender_id == sender_id))
         return bool(deleted.rowcount)
 
     async def replace(self, sender_id: str, events: Sequence[Event]) -> None:
         encoded = encode_events(events)
-        async with self._writer(self._started()).begin() as conn:
+        async with self._writer(await self._async_engine()).begin() as conn:
             await self._exclusive_lock(conn, sender_id)
             await conn.execute(sa.delete(self._table).where(self._table.c.sender_id == sender_id))
             if encoded:

@@ -44,6 +44,11 @@ class DirectSQLite:
     async def close(self) -> None:
         await self._connection.close()
 
+    async def last_seq(self, sender_id: str) -> int:
+        """The conversation's highest `seq` (its number of events), 0 for none."""
+        [row] = await self._connection.execute_fetchall(f"SELECT {self._highest}", (sender_id,))
+        return int(row[0] or 0)
+
     async def events_since(self, sender_id: str, after_seq: int) -> list[str]:
         """The JSON texts of the conversation's events numbered above `after_seq`, in order."""
         rows = await self._connection.execute_fetchall(self._select_since, (sender_id, after_seq))

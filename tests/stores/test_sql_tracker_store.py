@@ -6,17 +6,18 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import asyncpg
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import event as sa_event
 
 from bot.config import TrackerStoreSettings
 from bot.dialogue.events import SlotSet
 from bot.errors import ConductorError
 from bot.stores.sql import SQLTrackerStore, sql_url
+from bot.stores.tracker_store import EncodedEvent
 
 from .helpers import drop_postgres_table, require_postgres, run_id
 
@@ -92,13 +93,16 @@ async def test_concurrent_sqlite_appends_share_transactions_and_keep_each_conver
     store = SQLTrackerStore(f"sqlite:///{tmp_path / 'bot.db'}")
     async with store:
         transactions = 0
+        direct = store._direct
+        assert direct is not None  # a file database writes its appends through its own connection
+        write_batch = direct.append_batch
 
-        def count(*_: object) -> None:
+        async def count(appends: Sequence[tuple[str, Sequence[EncodedEvent]]]) -> list[int]:
             nonlocal transactions
-            transactions += 1
+            transactions += 1  # one transaction per batch
+            return await write_batch(appends)
 
-        engine = store._started().sync_engine
-        sa_event.listen(engine, "commit", count)
+        direct.append_batch = count  # type: ignore[method-assign]
 
         async def conversation(number: int) -> list[int]:
             return [await store.append(f"c{number % 10}", [SlotSet(name="n", value=[number, turn])])
