@@ -493,7 +493,7 @@ class DialogueStateTracker:
     ) -> E | None:
         """The latest event of this type (skipping `skip` matches, and actions with excluded names)."""
         excluded = set(action_names_to_exclude)
-        for event in reversed(self._shared_events_for(verbosity)):
+        for event in reversed(self._events_for(verbosity) or ()):
             if not isinstance(event, event_type):
                 continue
             if isinstance(event, ActionExecuted) and event.name in excluded:
@@ -528,22 +528,15 @@ class DialogueStateTracker:
 
     # --- JSON ---------------------------------------------------------------------------------------------
 
-    def _shared_events_for(self, verbosity: EventVerbosity) -> Sequence[Event]:
-        """`_events_for` without the copy, to read only (a search from the end of a long conversation then
-        costs what it reads)."""
+    def _events_for(self, verbosity: EventVerbosity) -> Sequence[Event] | None:
+        """The events `verbosity` asks for (None for NONE), shared with the tracker: to read only. A search from
+        the end of a long conversation then costs what it reads."""
         if verbosity is EventVerbosity.ALL:
             return self.events
-        if verbosity is EventVerbosity.APPLIED:
-            return self.applied_fold().applied
-        return self._events_for(verbosity) or []
-
-    def _events_for(self, verbosity: EventVerbosity) -> list[Event] | None:
-        if verbosity is EventVerbosity.ALL:
-            return list(self.events)
         if verbosity is EventVerbosity.AFTER_RESTART:
             return self.events_after_latest_restart()
         if verbosity is EventVerbosity.APPLIED:
-            return self.applied_events()
+            return self.applied_fold().applied
         return None
 
     def latest_message_data(self) -> dict[str, Any]:
