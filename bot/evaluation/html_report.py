@@ -31,8 +31,8 @@ from bot.evaluation.report_files import (
     STORY_REPORT,
     extractor_confusion_matrix_file,
     extractor_errors_file,
-    write_text,
-)
+    )
+from bot.files import write_text
 
 __all__ = ["render_html_report", "write_html_report"]
 

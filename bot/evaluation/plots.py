@@ -18,7 +18,7 @@ import numpy.typing as npt
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from bot.evaluation.report_files import write_atomically
+from bot.files import write_atomically
 
 __all__ = ["plot_confidence_histogram", "plot_confusion_matrix"]
 

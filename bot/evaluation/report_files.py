@@ -1,18 +1,17 @@
 """The names of the report files Rasa 3.x writes, and how they are written.
 
 Writers and the HTML page share these names so that a folder written by `bot test` reads like one written by
-`rasa test`. Every file is written to a temporary sibling first and renamed into place, so an interrupted run
-never leaves a half-written report behind.
+`rasa test`. Every file is written to a temporary sibling first and renamed into place (`bot.files`), so an interrupted
+run never leaves a half-written report behind.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from bot.files import write_text
 
 __all__ = [
     "FAILED_STORIES",
@@ -31,9 +30,7 @@ __all__ = [
     "extractor_errors_file",
     "extractor_report_file",
     "extractor_successes_file",
-    "write_atomically",
     "write_json",
-    "write_text",
 ]
 
 INTENT_REPORT = "intent_report.json"
@@ -74,24 +71,6 @@ def extractor_successes_file(extractor: str) -> str:
 
 def extractor_confusion_matrix_file(extractor: str) -> str:
     return f"{_checked_extractor(extractor)}_confusion_matrix.png"
-
-
-def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
-    """Call `write` on a temporary file beside `path`, then move it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(handle)
-    try:
-        write(Path(temporary))
-        os.chmod(temporary, 0o644)  # mkstemp makes the file private; reports are meant to be shared
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def write_text(path: Path, text: str) -> None:
-    write_atomically(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
 
 
 def write_json(path: Path, data: Any) -> None:

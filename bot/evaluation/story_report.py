@@ -27,8 +27,8 @@ from bot.evaluation.report_files import (
     STORY_REPORT,
     SUCCESSFUL_STORIES,
     write_json,
-    write_text,
 )
+from bot.files import write_text
 
 __all__ = ["StoryResult", "stories_yaml", "story_report", "write_story_reports"]
 

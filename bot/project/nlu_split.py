@@ -10,18 +10,17 @@ training file with a notice (Rasa puts it in the test file, where a model traine
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
 import random
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from bot.errors import ConductorError, Problem, Severity
+from bot.files import write_text
 from bot.project.loader import TEST_FILE_PREFIX
-from bot.project.nlu_data import LookupTable, Message, TrainingData, dump_nlu, is_nlu_file, load_nlu
-from bot.yamlio import iter_yaml_files, read_yaml
+from bot.project.nlu_data import LookupTable, Message, TrainingData, dump_nlu, is_nlu_file, parse_nlu
+from bot.yamlio import iter_yaml_files, parse_yaml, read_text
 
 __all__ = [
     "DEFAULT_TRAINING_FRACTION",
@@ -44,7 +43,7 @@ def read_nlu_to_split(paths: Iterable[Path]) -> TrainingData:
     Every problem of every file is raised together; a path that does not exist is one of them.
     """
     roots = list(paths)
-    files: list[Path] = []
+    data = TrainingData()
     problems: list[Problem] = []
     for root in roots:
         if not root.exists():
@@ -56,21 +55,18 @@ def read_nlu_to_split(paths: Iterable[Path]) -> TrainingData:
                     "an NLU file or folder.",
                 )
             )
-        elif root.is_file():
-            files.append(root)
-        else:
-            for path in iter_yaml_files(root):
-                if path.name.startswith(TEST_FILE_PREFIX):
-                    continue
-                try:
-                    if is_nlu_file(read_yaml(path, "data file")):
-                        files.append(path)
-                except ConductorError as exc:
-                    problems.extend(exc.problems)
-    try:
-        data = load_nlu(files)
-    except ConductorError as exc:
-        problems.extend(exc.problems)
+            continue
+        named = root.is_file()
+        for path in [root] if named else iter_yaml_files(root):
+            if not named and path.name.startswith(TEST_FILE_PREFIX):
+                continue
+            try:  # each file read once: parsed, then taken as NLU data when it is (a named file always)
+                text = read_text(path, "data file")
+                parsed = parse_yaml(text, path)
+                if named or is_nlu_file(parsed):
+                    data = data.merge(parse_nlu(parsed, path, text=text))
+            except ConductorError as exc:
+                problems.extend(exc.problems)
     if problems:
         raise ConductorError(problems)
     if not data.examples:
@@ -149,25 +145,17 @@ def _subset(data: TrainingData, examples: list[Message]) -> TrainingData:
 
 def write_nlu_split(train: TrainingData, test: TrainingData, out: Path) -> tuple[Path, Path]:
     """Write `training_data.yml` and `test_data.yml` into the folder `out` (created if missing), replacing
-    earlier ones; each is written to a temporary file first, so no half-written file is left behind."""
+    earlier ones; each is written to a temporary file first (`bot.files`), so no half-written file is left
+    behind."""
     if out.exists() and not out.is_dir():
         raise ConductorError.single(
             "the output folder is a file", out, hint="Pass --out with a folder (it is created if missing)."
         )
     targets = [(out / TRAINING_FILE, dump_nlu(train)), (out / TEST_FILE, dump_nlu(test))]
-    temporaries: list[Path] = []
     try:
-        out.mkdir(parents=True, exist_ok=True)
         for path, text in targets:
-            temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            temporaries.append(temporary)
-            temporary.write_text(text, encoding="utf-8")
-        for (path, _), temporary in zip(targets, temporaries, strict=True):
-            temporary.replace(path)
+            write_text(path, text)
     except OSError as exc:
-        for temporary in temporaries:
-            with contextlib.suppress(OSError):
-                temporary.unlink(missing_ok=True)
         raise ConductorError.single(
             f"the split files cannot be written: {exc.strerror or exc}",
             out,
