@@ -126,9 +126,15 @@ class DialogueModel:
         if self._decisive is not None:
             # a sure rule prediction cannot be beaten by the built-in policies after it (lower priority, no
             # events, confidence at most 1), so they need not run: same result, less time
-            first = combine_predictions([self._decisive.predict(context)], tracker, self.action_index)
+            decisive = self._decisive.predict(context)
+            first = combine_predictions([decisive], tracker, self.action_index)
             if first.is_no_user_prediction or first.max_confidence >= 1.0:
                 return first
+            # not sure: every policy's prediction counts, the rule policy's one already made
+            predictions = [
+                decisive if policy is self._decisive else policy.predict(context) for policy in self.policies
+            ]
+            return combine_predictions(predictions, tracker, self.action_index)
         predictions = [policy.predict(context) for policy in self.policies]
         return combine_predictions(predictions, tracker, self.action_index)
 
