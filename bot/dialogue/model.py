@@ -23,9 +23,8 @@ from bot.dialogue.events import Event
 from bot.dialogue.policies.base import Policy, PolicyPrediction, PredictionContext
 from bot.dialogue.policies.ensemble import combine_predictions
 from bot.dialogue.policies.learned import LearnedPolicy
-from bot.dialogue.policies.memoization import MemoizationPolicy
+from bot.dialogue.policies.memoization import AugmentedMemoizationPolicy, MemoizationPolicy
 from bot.dialogue.policies.registry import POLICIES, PolicySpec, policies_from_config
-from bot.dialogue.policies.rule import RulePolicy
 from bot.dialogue.states import RuleOnlyData
 from bot.dialogue.tracker import DialogueStateTracker
 from bot.dialogue.training import TrainingData, build_training_data
@@ -78,7 +77,7 @@ class DialogueModel:
         self.rule_only_data: RuleOnlyData | None = next(
             (data for policy in self.policies if (data := policy.rule_only_data()) is not None), None
         )
-        self._decisive = _decisive_policy(self.policies)
+        self._order, self._sure_after = _asking_order(self.policies)
 
     def context(self, tracker: DialogueStateTracker) -> PredictionContext:
         return PredictionContext(tracker, self.domain, self.action_names, self.action_index, self.rule_only_data)
@@ -123,20 +122,19 @@ class DialogueModel:
 
     def _best_prediction(self, tracker: DialogueStateTracker) -> PolicyPrediction:
         context = self.context(tracker)
-        if self._decisive is not None:
-            # a sure rule prediction cannot be beaten by the built-in policies after it (lower priority, no
-            # events, confidence at most 1), so they need not run: same result, less time
-            decisive = self._decisive.predict(context)
-            first = combine_predictions([decisive], tracker, self.action_index)
-            if first.is_no_user_prediction or first.max_confidence >= 1.0:
-                return first
-            # not sure: every policy's prediction counts, the rule policy's one already made
-            predictions = [
-                decisive if policy is self._decisive else policy.predict(context) for policy in self.policies
-            ]
-            return combine_predictions(predictions, tracker, self.action_index)
-        predictions = [policy.predict(context) for policy in self.policies]
-        return combine_predictions(predictions, tracker, self.action_index)
+        predictions: list[PolicyPrediction | None] = [None] * len(self.policies)
+        for position, sure_after in zip(self._order, self._sure_after, strict=True):
+            predictions[position] = self.policies[position].predict(context)
+            if sure_after:
+                # every policy still to ask is a built-in one of lower priority (no events, no end-to-end or
+                # no-user predictions, confidence at most 1): a sure prediction so far cannot be beaten
+                made = [prediction for prediction in predictions if prediction is not None]
+                best = combine_predictions(made, tracker, self.action_index)
+                if best.is_no_user_prediction or best.max_confidence >= 1.0:
+                    return best
+        return combine_predictions(
+            [prediction for prediction in predictions if prediction is not None], tracker, self.action_index
+        )
 
     # --- persistence ------------------------------------------------------------------------------------
 
@@ -197,15 +195,25 @@ class DialogueModel:
         return cls(domain, policies)
 
 
-def _decisive_policy(policies: Sequence[Policy]) -> Policy | None:
-    """The RulePolicy, when every other policy is a built-in one that can never beat its sure predictions."""
-    rules = [policy for policy in policies if isinstance(policy, RulePolicy)]
-    if len(rules) != 1:
-        return None
-    others = [policy for policy in policies if policy is not rules[0]]
-    if all(isinstance(p, MemoizationPolicy | LearnedPolicy) and p.priority < rules[0].priority for p in others):
-        return rules[0]
-    return None
+_BUILT_IN_FOLLOWERS: Final = (MemoizationPolicy, AugmentedMemoizationPolicy, LearnedPolicy)
+"""Policies whose predictions never carry events, never are end-to-end or no-user ones, and never exceed
+confidence 1: asked after a policy of higher priority that is sure, they cannot change the result."""
+
+
+def _asking_order(policies: Sequence[Policy]) -> tuple[list[int], list[bool]]:
+    """The positions of the policies, highest priority first (the listed order among equals), and for each
+    whether a sure prediction made so far can no longer be beaten by the policies still to ask (then they
+    need not run: same result, less time)."""
+    order = sorted(range(len(policies)), key=lambda position: -policies[position].priority)
+    sure_after = []
+    for rank, position in enumerate(order):
+        rest = [policies[later] for later in order[rank + 1 :]]
+        sure_after.append(
+            bool(rest)
+            and all(type(policy) in _BUILT_IN_FOLLOWERS for policy in rest)
+            and rest[0].priority < policies[position].priority
+        )
+    return order, sure_after
 
 
 def train_policies(

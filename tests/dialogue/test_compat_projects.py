@@ -59,3 +59,48 @@ def test_the_rule_index_finds_what_checking_every_rule_finds(monkeypatch: pytest
     results = run_test_stories(train_policies(loaded), loaded.test_stories)
     assert all(result.passed for result in results)
     assert len(compared) > 1_000 and any(compared)
+
+
+@pytest.mark.parametrize("project", ["rasa-init-3.6.21", "financial-demo"])
+def test_asking_policies_in_priority_order_changes_no_prediction(
+    project: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ensemble stops asking once a sure prediction cannot be beaten by the built-in policies still to
+    ask; over every prediction of these projects' test stories the result equals asking every policy."""
+    from bot.dialogue.policies.ensemble import combine_predictions
+
+    early = DialogueModel._best_prediction
+
+    def shape(events: list[Any]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in event.as_dict().items() if k != "timestamp"} for event in events]
+    asked: list[int] = []
+
+    def both(model: DialogueModel, tracker: Any) -> Any:
+        stopped = early(model, tracker)
+        full = combine_predictions(model.policy_predictions(tracker), tracker, model.action_index)
+        assert (stopped.max_confidence_index, stopped.max_confidence, stopped.policy_name) == (
+            full.max_confidence_index, full.max_confidence, full.policy_name
+        )
+        assert (shape(stopped.events), stopped.is_no_user_prediction, stopped.is_end_to_end_prediction) == (
+            shape(full.events), full.is_no_user_prediction, full.is_end_to_end_prediction
+        )
+        assert stopped.hide_rule_turn == full.hide_rule_turn
+        asked.append(1)
+        return stopped
+
+    monkeypatch.setattr(DialogueModel, "_best_prediction", both)
+    loaded = load_project(ProjectPaths.discover(PROJECTS / project))
+    model = train_policies(loaded)
+    learned = next(policy for policy in model.policies if type(policy).__name__ == "LearnedPolicy")
+    learned_calls: list[int] = []
+    predict = learned.predict
+
+    def counted(context: Any) -> Any:
+        learned_calls.append(1)
+        return predict(context)
+
+    monkeypatch.setattr(learned, "predict", counted)
+    results = run_test_stories(model, loaded.test_stories)
+    assert all(result.passed for result in results)
+    # the comparison asks the learned policy once per prediction; the ensemble itself asked it less often
+    assert len(learned_calls) < 2 * len(asked)
