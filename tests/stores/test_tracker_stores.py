@@ -114,6 +114,29 @@ async def test_an_event_json_cannot_hold_is_refused_and_nothing_is_written(track
     assert dicts(await tracker_store.retrieve("dana")) == dicts(turn(1))
 
 
+async def test_values_beyond_plain_json_are_stored_as_the_standard_library_would(
+    tracker_store: TrackerStore,
+) -> None:
+    """Events are encoded with orjson, and what orjson declines goes through the standard library: NumPy
+    floats and integers over 64 bits are stored, numbers as keys become text, NaN and infinities become null
+    (JSON has no words for them; JavaScript's JSON.stringify does the same)."""
+    import numpy as np
+
+    values = [
+        SlotSet(name="score", value=np.float64(0.25)),
+        SlotSet(name="big", value=2**70),
+        SlotSet(name="table", value={1: "one", "é": ["ü", "😀"]}),
+        SlotSet(name="unknown", value=float("nan")),
+        SlotSet(name="far", value=[float("inf"), 1.5]),
+    ]
+    await tracker_store.append("erin", values)
+    stored = [(event.name, event.value) for event in await tracker_store.retrieve("erin") or []]
+    assert stored == [
+        ("score", 0.25), ("big", 2**70), ("table", {"1": "one", "é": ["ü", "😀"]}),
+        ("unknown", None), ("far", [None, 1.5]),
+    ]
+
+
 async def test_concurrent_appends_keep_each_batch_whole_and_lose_nothing(store_factory: StoreFactory) -> None:
     # two store objects on one storage place stand for two server processes
     stores = [store_factory(), store_factory()]
