@@ -566,8 +566,17 @@ def run(
 ) -> None:
     """Serve the bot: the channels in credentials.yml, the web chat at /, and the HTTP API with --enable-api."""
     from bot.server import run as run_server
+    from bot.server import tls_context
 
     configure_logging(log_level(verbose=verbose, debug=debug, quiet=quiet), log_file)
+    if ssl_certificate is None and (ssl_keyfile or ssl_ca_file or ssl_password):
+        raise ConductorError.single(
+            "--ssl-keyfile, --ssl-ca-file and --ssl-password need --ssl-certificate",
+            hint="Give the server's certificate with --ssl-certificate to serve HTTPS.",
+        )
+    ssl_context = (
+        tls_context(ssl_certificate, ssl_keyfile, ssl_ca_file, ssl_password) if ssl_certificate is not None else None
+    )
     run_server(
         model,
         endpoints,
@@ -583,10 +592,7 @@ def run(
         watch_interval=watch_interval,
         tracker_cache=tracker_cache,
         connector=connector,
-        ssl_certificate=ssl_certificate,
-        ssl_keyfile=ssl_keyfile,
-        ssl_ca_file=ssl_ca_file,
-        ssl_password=ssl_password,
+        ssl_context=ssl_context,
     )
 
 

@@ -328,10 +328,7 @@ def run(
     watch_interval: float = DEFAULT_WATCH_INTERVAL,
     tracker_cache: int | None = None,
     connector: str | None = None,
-    ssl_certificate: str | Path | None = None,
-    ssl_keyfile: str | Path | None = None,
-    ssl_ca_file: str | Path | None = None,
-    ssl_password: str | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> None:
     """`bot run`: serve the newest model in `model_path` (or that model folder) until SIGINT/SIGTERM.
 
@@ -342,7 +339,7 @@ def run(
     is served without a restart (`bot.model_watch`); each model gets actions built for its domain, unless
     `actions` are given. `tracker_cache` conversations (default `bot.runtime.DEFAULT_CACHE_SIZE`) stay in
     memory between turns. `connector` serves that channel alone (its credentials.yml section, if any), as
-    Rasa's --connector does. With `ssl_certificate` the server speaks HTTPS (`tls_context`).
+    Rasa's --connector does. With `ssl_context` (e.g. from `tls_context`) the server speaks HTTPS.
     """
     from bot.brokers import create_event_broker
     from bot.stores import create_lock_store, create_tracker_store
@@ -350,14 +347,6 @@ def run(
     limit_malloc_arenas()
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if ssl_certificate is None and (ssl_keyfile or ssl_ca_file or ssl_password):
-        raise ConductorError.single(
-            "--ssl-keyfile, --ssl-ca-file and --ssl-password need --ssl-certificate",
-            hint="Give the server's certificate with --ssl-certificate to serve HTTPS.",
-        )
-    ssl_context = (
-        tls_context(ssl_certificate, ssl_keyfile, ssl_ca_file, ssl_password) if ssl_certificate is not None else None
-    )
     channel_credentials = load_credentials(credentials) if credentials is not None else Credentials()
     if connector is not None:
         channel_credentials = _only_connector(channel_credentials, connector)
