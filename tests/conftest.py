@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -20,3 +21,11 @@ def shared_data() -> Path:
     if not SHARED_DATA.exists():
         pytest.fail(f"the shared data folder is missing: {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture
+def rasa_init_copy(tmp_path: Path) -> Path:
+    """A copy of the shared rasa-init project (as `rasa init` 3.6.21 makes it), for a test to change or run in."""
+    target = tmp_path / "bot"
+    shutil.copytree(RASA_PROJECTS / "rasa-init-3.6.21", target)
+    return target

@@ -19,13 +19,6 @@ from tests.process_helpers import run_bot
 runner = CliRunner()
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    target = tmp_path / "bot"
-    shutil.copytree(RASA_PROJECTS / "rasa-init-3.6.21", target)
-    return target
-
-
 def test_help_lists_rasa_shaped_commands() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
@@ -70,13 +63,13 @@ def test_flags_point_at_a_project_from_elsewhere(tmp_path: Path) -> None:
     assert "test stories" in result.stdout
 
 
-def test_fail_on_warnings(project: Path) -> None:
-    nlu = project / "data" / "nlu.yml"
+def test_fail_on_warnings(rasa_init_copy: Path) -> None:
+    nlu = rasa_init_copy / "data" / "nlu.yml"
     nlu.write_text(nlu.read_text() + "- intent: unused_intent\n  examples: |\n    - something else entirely\n")
-    domain = project / "domain.yml"
+    domain = rasa_init_copy / "domain.yml"
     domain.write_text(domain.read_text().replace("intents:\n", "intents:\n  - unused_intent\n", 1))
-    assert run_bot("data", "validate", cwd=project).returncode == 0
-    result = run_bot("data", "validate", "--fail-on-warnings", cwd=project)
+    assert run_bot("data", "validate", cwd=rasa_init_copy).returncode == 0
+    result = run_bot("data", "validate", "--fail-on-warnings", cwd=rasa_init_copy)
     assert result.returncode == 1
     assert "unused_intent" in result.stderr
 
@@ -89,31 +82,31 @@ def _first_error(result: subprocess.CompletedProcess[str]) -> str:
     return errors[0]
 
 
-def test_story_intent_missing_from_domain(project: Path) -> None:
-    stories = project / "data" / "stories.yml"
+def test_story_intent_missing_from_domain(rasa_init_copy: Path) -> None:
+    stories = rasa_init_copy / "data" / "stories.yml"
     stories.write_text(stories.read_text().replace("intent: mood_great", "intent: mood_grate", 1))
-    line = _first_error(run_bot("data", "validate", cwd=project))
+    line = _first_error(run_bot("data", "validate", cwd=rasa_init_copy))
     assert "mood_grate" in line and "stories.yml:" in line
 
 
-def test_undefined_response_and_undeclared_slot(project: Path) -> None:
-    rules = project / "data" / "rules.yml"
+def test_undefined_response_and_undeclared_slot(rasa_init_copy: Path) -> None:
+    rules = rasa_init_copy / "data" / "rules.yml"
     rules.write_text(
         rules.read_text()
         + "\n- rule: broken\n  steps:\n  - intent: greet\n  - action: utter_nowhere\n"
         + "  - slot_was_set:\n    - ghost_slot: 1\n"
     )
-    result = run_bot("data", "validate", cwd=project)
+    result = run_bot("data", "validate", cwd=rasa_init_copy)
     _first_error(result)
     assert "utter_nowhere" in result.stderr and "ghost_slot" in result.stderr
     assert "rules.yml:" in result.stderr
 
 
-def test_rule_story_contradiction_is_reported(project: Path) -> None:
-    rules = project / "data" / "rules.yml"
+def test_rule_story_contradiction_is_reported(rasa_init_copy: Path) -> None:
+    rules = rasa_init_copy / "data" / "rules.yml"
     rules.write_text(rules.read_text() + "\n- rule: greet differently\n  steps:\n  - intent: greet\n"
                      "  - action: utter_goodbye\n")
-    result = run_bot("data", "validate", cwd=project)
+    result = run_bot("data", "validate", cwd=rasa_init_copy)
     line = _first_error(result)
     assert "greet differently" in result.stderr and "utter_greet" in result.stderr, line
 
@@ -133,33 +126,33 @@ BAD_INPUTS = {
 
 
 @pytest.mark.parametrize("case", list(BAD_INPUTS))
-def test_bad_input_gives_one_clear_message(project: Path, case: str) -> None:
+def test_bad_input_gives_one_clear_message(rasa_init_copy: Path, case: str) -> None:
     relative, content, where = BAD_INPUTS[case]
-    (project / relative).write_text(content)
-    line = _first_error(run_bot("data", "validate", cwd=project))
+    (rasa_init_copy / relative).write_text(content)
+    line = _first_error(run_bot("data", "validate", cwd=rasa_init_copy))
     assert where in line, line
 
 
-def test_missing_domain_file(project: Path) -> None:
-    (project / "domain.yml").unlink()
-    line = _first_error(run_bot("data", "validate", cwd=project))
+def test_missing_domain_file(rasa_init_copy: Path) -> None:
+    (rasa_init_copy / "domain.yml").unlink()
+    line = _first_error(run_bot("data", "validate", cwd=rasa_init_copy))
     assert "domain.yml" in line and "does not exist" in line
 
 
-def test_empty_and_binary_and_huge_files(project: Path) -> None:
-    (project / "domain.yml").write_text("")
-    result = run_bot("data", "validate", cwd=project)
+def test_empty_and_binary_and_huge_files(rasa_init_copy: Path) -> None:
+    (rasa_init_copy / "domain.yml").write_text("")
+    result = run_bot("data", "validate", cwd=rasa_init_copy)
     _first_error(result)  # the stories use intents an empty domain lacks
-    (project / "domain.yml").write_bytes(b"\x00\x01\x02PNG")
-    assert "binary" in _first_error(run_bot("data", "validate", cwd=project))
-    with (project / "domain.yml").open("wb") as fh:
+    (rasa_init_copy / "domain.yml").write_bytes(b"\x00\x01\x02PNG")
+    assert "binary" in _first_error(run_bot("data", "validate", cwd=rasa_init_copy))
+    with (rasa_init_copy / "domain.yml").open("wb") as fh:
         fh.truncate(50 * 1024 * 1024)
-    assert "MB" in _first_error(run_bot("data", "validate", cwd=project))
+    assert "MB" in _first_error(run_bot("data", "validate", cwd=rasa_init_copy))
 
 
-def test_missing_data_folder(project: Path) -> None:
-    shutil.rmtree(project / "data")
-    line = _first_error(run_bot("data", "validate", cwd=project))
+def test_missing_data_folder(rasa_init_copy: Path) -> None:
+    shutil.rmtree(rasa_init_copy / "data")
+    line = _first_error(run_bot("data", "validate", cwd=rasa_init_copy))
     assert "data" in line and "does not exist" in line
 
 

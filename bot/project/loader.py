@@ -10,6 +10,7 @@ Every file is read even when an earlier one is broken, so a user sees all proble
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,19 @@ from bot.project.nlu_data import TrainingData, is_nlu_file, parse_nlu
 from bot.project.stories import StoryBlock, is_story_file, parse_stories
 from bot.yamlio import iter_yaml_files, parse_yaml, read_text
 
-__all__ = ["Project", "ProjectPaths", "load_project"]
+__all__ = ["Project", "ProjectPaths", "data_files", "load_project"]
 
 TEST_FILE_PREFIX = "test_"
+
+
+def data_files(root: Path) -> Iterator[tuple[Path, bool]]:
+    """The YAML files of the data file or folder `root`, in the order the loader reads them, each with whether
+    its name marks it as test data (`test_*.yml`: test stories and NLU test data, not training data).
+
+    Whether a file holds NLU data or stories is up to its content: `is_nlu_file`, `is_story_file`.
+    """
+    for path in iter_yaml_files(root):
+        yield path, path.name.startswith(TEST_FILE_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -130,9 +141,8 @@ class _Collector:
                         )
                     )
                 continue
-            for path in iter_yaml_files(root):
-                is_test = test or path.name.startswith(TEST_FILE_PREFIX)
-                self.read_data_file(path, is_test)
+            for path, named_test in data_files(root):
+                self.read_data_file(path, test or named_test)
 
 
 def load_project(paths: ProjectPaths) -> Project:

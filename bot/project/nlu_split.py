@@ -18,9 +18,9 @@ from typing import Any
 
 from bot.errors import ConductorError, Problem, Severity
 from bot.files import write_text
-from bot.project.loader import TEST_FILE_PREFIX
+from bot.project.loader import TEST_FILE_PREFIX, data_files
 from bot.project.nlu_data import LookupTable, Message, TrainingData, dump_nlu, is_nlu_file, parse_nlu
-from bot.yamlio import iter_yaml_files, parse_yaml, read_text
+from bot.yamlio import parse_yaml, read_text
 
 __all__ = [
     "DEFAULT_TRAINING_FRACTION",
@@ -57,8 +57,8 @@ def read_nlu_to_split(paths: Iterable[Path]) -> TrainingData:
             )
             continue
         named = root.is_file()
-        for path in [root] if named else iter_yaml_files(root):
-            if not named and path.name.startswith(TEST_FILE_PREFIX):
+        for path, test in [(root, False)] if named else data_files(root):
+            if test:
                 continue
             try:  # each file read once: parsed, then taken as NLU data when it is (a named file always)
                 text = read_text(path, "data file")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -13,7 +12,6 @@ from bot.cli import app
 from bot.errors import ConductorError, Severity
 from bot.project.nlu_data import EntitySpan, Message, TrainingData, dump_nlu, load_nlu_file
 from bot.project.nlu_split import TEST_FILE, TRAINING_FILE, read_nlu_to_split, split_nlu, write_nlu_split
-from tests.conftest import RASA_PROJECTS
 from tests.process_helpers import run_bot
 
 runner = CliRunner()
@@ -95,13 +93,6 @@ def nlu_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def data(nlu_file: Path) -> TrainingData:
     return load_nlu_file(nlu_file)
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    target = tmp_path / "bot"
-    shutil.copytree(RASA_PROJECTS / "rasa-init-3.6.21", target)
-    return target
 
 
 def key(message: Message) -> tuple[str, str | None, tuple[EntitySpan, ...]]:
@@ -329,14 +320,15 @@ def test_the_command_reports_an_out_folder_it_cannot_write(nlu_file: Path, tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker", "nlu.yml"]
 
 
-def test_rasa_init_splits_into_files_that_hold_every_example(project: Path) -> None:
-    (project / "data" / "test_nlu.yml").write_text("nlu:\n- intent: greet\n  examples: |\n    - held out already\n")
-    result = run_bot("data", "split", "nlu", "--random-seed", "42", cwd=project)
+def test_rasa_init_splits_into_files_that_hold_every_example(rasa_init_copy: Path) -> None:
+    held_out = "nlu:\n- intent: greet\n  examples: |\n    - held out already\n"
+    (rasa_init_copy / "data" / "test_nlu.yml").write_text(held_out)
+    result = run_bot("data", "split", "nlu", "--random-seed", "42", cwd=rasa_init_copy)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
-    source = load_nlu_file(project / "data" / "nlu.yml")
-    train = load_nlu_file(project / "train_test_split" / TRAINING_FILE)
-    test = load_nlu_file(project / "train_test_split" / TEST_FILE)
+    source = load_nlu_file(rasa_init_copy / "data" / "nlu.yml")
+    train = load_nlu_file(rasa_init_copy / "train_test_split" / TRAINING_FILE)
+    test = load_nlu_file(rasa_init_copy / "train_test_split" / TEST_FILE)
     assert keys(train) + keys(test) == keys(source)
     assert set(train.intents) == set(test.intents) == set(source.intents)
     assert len(train.examples) + len(test.examples) == len(source.examples) == 68
