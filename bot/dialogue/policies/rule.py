@@ -502,7 +502,8 @@ class RulePolicy(Policy):
         self, context: PredictionContext, use_text: bool, *, serving: bool = False
     ) -> tuple[str | None, str | None, bool]:
         """The action the rules predict, the key it came from, and whether a loop resumes after an unhappy
-        path. The key, when no rule applies, is the states themselves (as in Rasa).
+        path. The key, when no rule applies, is the states themselves (as in Rasa), except in the pass over the
+        text (`use_text`), whose key serves only when a rule applied.
 
         `serving` (a prediction for a conversation, not the analysis of the training data) looks at one state
         more than `_longest_key`: rules match the latest states only, and a conversation longer than every
@@ -534,7 +535,8 @@ class RulePolicy(Policy):
                 predicted = None
             if LOOP_WAS_INTERRUPTED in conditions:
                 returning_from_unhappy_path = True
-        if best or (serving and len(states) > self._longest_key()):
+        if best or use_text or (serving and len(states) > self._longest_key()):
+            # a text pass that found no rule gives no key: its source is used only when a rule applied
             return predicted, best or None, returning_from_unhappy_path
         return predicted, _rule_key(states), returning_from_unhappy_path
 
