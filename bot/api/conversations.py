@@ -35,7 +35,7 @@ from bot.api.errors import (
 )
 from bot.api.state import LATEST_INPUT_CHANNEL, SERVER_STATE, ServerState
 from bot.dialogue.events import Event, UserUttered, events_from_dicts
-from bot.dialogue.story_export import conversation_stories
+from bot.dialogue.story_events import conversation_stories
 from bot.dialogue.tracker import DialogueStateTracker, EventVerbosity
 from bot.errors import ConductorError
 from bot.project.stories import dump_stories

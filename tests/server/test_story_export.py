@@ -1,4 +1,4 @@
-"""`GET /conversations/{id}/story`: a conversation as Rasa 3.x YAML test stories (`bot.dialogue.story_export`),
+"""`GET /conversations/{id}/story`: a conversation as Rasa 3.x YAML test stories (`bot.dialogue.story_events`),
 read back by Conductor's story reader and replayed against the model that had the conversation."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from bot.dialogue.events import (
     UserUttered,
 )
 from bot.dialogue.processor import parse_intent_payload
-from bot.dialogue.story_export import conversation_stories, split_sessions, story_steps
+from bot.dialogue.story_events import conversation_stories, split_sessions, story_steps
 from bot.dialogue.story_test import StoryTestResult, run_test_stories
 from bot.dialogue.tracker import DialogueStateTracker
 from bot.errors import Problem
