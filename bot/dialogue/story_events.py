@@ -1,9 +1,11 @@
 """Story steps and conversation events, each as the other: the one correspondence, in both directions.
 
-`events_from_steps` gives the events a tracker holds after the conversation a story describes, as Rasa's story
-reader does (to replay test stories and build training trackers). `story_steps` and `conversation_stories`
-write a conversation's events as Rasa 3.x test stories, as Rasa's story exporter does (what
-`GET /conversations/{id}/story` answers). Each step kind stands for one event kind:
+`step_events` gives the events one story step stands for, as Rasa's story reader makes them: the training
+trackers of `bot.dialogue.training` (which story tests replay as well) are built from it, step by step, with
+`listen_after` for the `action_listen` a tracker ends with. `events_from_steps` does the same for a whole
+linear story at once; only tests use it. `story_steps` and `conversation_stories` write a conversation's
+events as Rasa 3.x test stories, as Rasa's story exporter does (what `GET /conversations/{id}/story`
+answers). Each step kind stands for one event kind:
 
 | step            | event                                                                                  |
 |-----------------|----------------------------------------------------------------------------------------|
@@ -58,7 +60,15 @@ from bot.project.stories import (
     UserStep,
 )
 
-__all__ = ["conversation_stories", "events_from_steps", "split_sessions", "story_steps", "user_event"]
+__all__ = [
+    "conversation_stories",
+    "events_from_steps",
+    "listen_after",
+    "split_sessions",
+    "step_events",
+    "story_steps",
+    "user_event",
+]
 
 _FULL_RETRIEVAL_INTENT = "full_retrieval_intent_name"
 """Where a user event's intent keeps a retrieval intent's full name (`faq/ask_x`; `name` is `faq`)."""
@@ -159,14 +169,66 @@ def _action_step(event: ActionExecuted) -> ActionStep | BotStep | None:
 # --- steps -> events -------------------------------------------------------------------------------------
 
 
+def listen_after(last: Event | None) -> list[Event]:
+    """The `action_listen` a tracker has before a user message and at its end, following `last` (the event
+    before, None at the start): none when `last` already is one, so that it never comes twice in a row."""
+    if isinstance(last, ActionExecuted) and last.name == ACTION_LISTEN_NAME:
+        return []
+    return [ActionExecuted(name=ACTION_LISTEN_NAME)]
+
+
+def _no_value(slot: str) -> None:
+    return None
+
+
+def step_events(
+    step: Step,
+    *,
+    listen: bool = False,
+    last: Event | None = None,
+    any_slot_value: Callable[[str], Any] | None = None,
+    entity_slots: Callable[[UserUttered], Iterable[Event]] | None = None,
+) -> list[Event]:
+    """The events of one linear story step, in order (see the module docstring).
+
+    With `listen=True` a user step's events start with the `action_listen` a tracker has before a user
+    message, unless `last` (the event before the step) already is one: `listen_after(last)`. Besides what
+    `entity_slots` gives, that is the only action event a user step yields. `any_slot_value(slot)` is the
+    stand-in for a slot named without a value (None when not given). `entity_slots` returns the events a user
+    message's entities cause (slots filled from entities), which follow the message.
+    """
+    if isinstance(step, UserStep):
+        events = listen_after(last) if listen else []
+        message = user_event(step)
+        events.append(message)
+        if entity_slots is not None:
+            events.extend(entity_slots(message))
+        return events
+    if isinstance(step, ActionStep | BotStep):
+        return [_action_event(step)]
+    if isinstance(step, SlotWasSetStep):
+        stand_in = any_slot_value or _no_value
+        return [
+            SlotSet(name=slot, value=stand_in(slot) if value is ANY_VALUE else value)
+            for slot, value in step.slots.items()
+        ]
+    if isinstance(step, ActiveLoopStep):
+        return [ActiveLoop(name=step.name)]
+    raise ValueError(
+        f"{type(step).__name__} at {step.file}:{step.line} must be resolved before conversion "
+        "(use resolve_checkpoints)"
+    )
+
+
 def events_from_steps(
     steps: Sequence[Step],
     *,
     any_slot_value: Mapping[str, Any] | None = None,
     listen: bool = False,
-    entity_slots: Callable[[UserUttered], list[Event]] | None = None,
+    entity_slots: Callable[[UserUttered], Iterable[Event]] | None = None,
 ) -> list[Event]:
-    """The events of linear story steps, in order (see the module docstring).
+    """The events of linear story steps, in order: each step's `step_events`, and with `listen=True` the
+    `action_listen` a tracker ends with.
 
     `any_slot_value` gives, per slot, the value that stands for a slot named without a value (Rasa uses
     "filled" for text slots and ["filled"] for list slots, None otherwise; the domain knows the types).
@@ -176,36 +238,13 @@ def events_from_steps(
     """
     defaults = any_slot_value or {}
     events: list[Event] = []
-
-    def add_listen() -> None:
-        last = events[-1] if events else None
-        if not (isinstance(last, ActionExecuted) and last.name == ACTION_LISTEN_NAME):
-            events.append(ActionExecuted(name=ACTION_LISTEN_NAME))
-
     for step in steps:
-        if isinstance(step, UserStep):
-            if listen:
-                add_listen()
-            event = user_event(step)
-            events.append(event)
-            if entity_slots is not None:
-                events.extend(entity_slots(event))
-        elif isinstance(step, ActionStep | BotStep):
-            events.append(_action_event(step))
-        elif isinstance(step, SlotWasSetStep):
-            events.extend(
-                SlotSet(name=slot, value=defaults.get(slot) if value is ANY_VALUE else value)
-                for slot, value in step.slots.items()
-            )
-        elif isinstance(step, ActiveLoopStep):
-            events.append(ActiveLoop(name=step.name))
-        else:
-            raise ValueError(
-                f"{type(step).__name__} at {step.file}:{step.line} must be resolved before conversion "
-                "(use resolve_checkpoints)"
-            )
+        last = events[-1] if events else None
+        events += step_events(
+            step, listen=listen, last=last, any_slot_value=defaults.get, entity_slots=entity_slots
+        )
     if listen:
-        add_listen()
+        events += listen_after(events[-1] if events else None)
     return events
 
 

@@ -1,7 +1,8 @@
 """Stories and rules as training trackers, the way Rasa's `TrainingDataGenerator` builds them.
 
 Checkpoints are joined and `or` steps expanded first (`bot.project.stories.resolve_checkpoints`). Each linear
-story then becomes one tracker with the events Rasa makes explicit:
+story then becomes one tracker: each step's events (`bot.dialogue.story_events.step_events`, the one step to
+event mapping), with the events Rasa makes explicit:
 
 - `action_listen` before every user message and at the end (never twice in a row);
 - after a user message, the slots its entities fill through unconditional `from_entity` mappings (Rasa's
@@ -25,21 +26,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.dialogue.events import ACTION_LISTEN_NAME, ActionExecuted, ActiveLoop, Event, SlotSet, UserUttered
-from bot.dialogue.story_events import user_event
+from bot.dialogue.story_events import listen_after, step_events
 from bot.dialogue.tracker import SHOULD_NOT_BE_SET, DialogueStateTracker
 from bot.errors import Problem
 from bot.project.domain import RULE_SNIPPET_ACTION, Domain
-from bot.project.stories import (
-    ANY_VALUE,
-    ActionStep,
-    ActiveLoopStep,
-    BotStep,
-    SlotWasSetStep,
-    Step,
-    StoryBlock,
-    UserStep,
-    resolve_checkpoints,
-)
+from bot.project.stories import Step, StoryBlock, UserStep, resolve_checkpoints
 
 __all__ = [
     "DEFAULT_VALUE_LIST_SLOTS",
@@ -159,30 +150,26 @@ class _EventWriter:
         self.lines.append((step.file, step.line) if step is not None else None)
         self.steps.append(self.step_index if step is not None else None)
 
+    @property
+    def last(self) -> Event | None:
+        return self.events[-1] if self.events else None
+
     def listen(self) -> None:
-        last = self.events[-1] if self.events else None
-        if not (isinstance(last, ActionExecuted) and last.name == ACTION_LISTEN_NAME):
-            self.add(ActionExecuted(name=ACTION_LISTEN_NAME), None)
+        for event in listen_after(self.last):
+            self.add(event, None)
 
     def step(self, step: Step) -> None:
-        if isinstance(step, UserStep):
-            self.listen()
-            message = user_event(step)
-            self.add(message, step)
-            for slot_event in slots_for_entities(self.domain, message.entities):
-                self.add(slot_event, step)
-        elif isinstance(step, ActionStep):
-            self.add(ActionExecuted(name=step.name), step)
-        elif isinstance(step, BotStep):
-            self.add(ActionExecuted(action_text=step.text), step)
-        elif isinstance(step, SlotWasSetStep):
-            for slot, value in step.slots.items():
-                written = any_slot_value(self.domain, slot) if value is ANY_VALUE else value
-                self.add(SlotSet(name=slot, value=written), step)
-        elif isinstance(step, ActiveLoopStep):
-            self.add(ActiveLoop(name=step.name), step)
-        else:
-            raise ValueError(f"{type(step).__name__} at {step.file}:{step.line} must be resolved first")
+        events = step_events(
+            step,
+            listen=True,
+            last=self.last,
+            any_slot_value=lambda slot: any_slot_value(self.domain, slot),
+            entity_slots=lambda message: slots_for_entities(self.domain, message.entities),
+        )
+        for event in events:
+            # the only action a user step yields is the `action_listen` added before it, which no step made
+            added = isinstance(step, UserStep) and isinstance(event, ActionExecuted)
+            self.add(event, None if added else step)
 
 
 def _first_action_index(writer: _EventWriter, start: int) -> int | None:
