@@ -77,8 +77,19 @@ class MemoizationPolicy(Policy):
 
     def __init__(self, config: Mapping[str, Any] | None = None, lookup: dict[str, str] | None = None) -> None:
         super().__init__(config)
-        self.lookup: dict[str, str] = lookup or {}
         self._longest: int | None = None
+        self._lookup: dict[str, str] = lookup or {}
+
+    @property
+    def lookup(self) -> dict[str, str]:
+        """States key -> the action the stories take there. Assigning a new one forgets what was derived from the
+        old one."""
+        return self._lookup
+
+    @lookup.setter
+    def lookup(self, lookup: dict[str, str]) -> None:
+        self._lookup = lookup
+        self._longest = None
 
     @property
     def max_history(self) -> int | None:
@@ -88,7 +99,6 @@ class MemoizationPolicy(Policy):
     def train(self, data: TrainingData, domain: Domain) -> None:
         examples = examples_of(data.stories, domain, self.max_history)
         self.lookup = lookup_from_examples([(state_key(states), action) for states, action in examples])
-        self._longest = None
 
     def _history_needed(self) -> int:
         """How many of the latest states a lookup needs: `max_history`, or without it one more than the

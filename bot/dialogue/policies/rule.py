@@ -219,14 +219,56 @@ class RulePolicy(Policy):
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         super().__init__(config)
-        self.rules: dict[str, str] = {}
-        self.unhappy_paths: dict[str, str] = {}
-        self.rule_only = RuleOnlyData()
-        self.rules_not_in_stories: set[str] = set()
         self._parsed: dict[str, list[State]] = {}
+        """A key's states, newest first: a function of the key alone, so never out of date."""
         self._longest: int | None = None
         self._indexes: dict[int, _RuleIndex] = {}
+        self._rules: dict[str, str] = {}
+        self._unhappy_paths: dict[str, str] = {}
+        self._rules_not_in_stories: set[str] = set()
+        self.rule_only = RuleOnlyData()
         self._sources: dict[str, list[_Source]] = defaultdict(list)
+
+    # --- the lookups, and what is derived from them ---------------------------------------------------------
+
+    @property
+    def rules(self) -> dict[str, str]:
+        """The rules: states key -> action. Assigning this, `unhappy_paths` or `rules_not_in_stories` forgets
+        what was derived from them; a rule is taken out with `_drop_rule`, which does the same."""
+        return self._rules
+
+    @rules.setter
+    def rules(self, rules: dict[str, str]) -> None:
+        self._rules = rules
+        self._lookups_changed()
+
+    @property
+    def unhappy_paths(self) -> dict[str, str]:
+        """The places where a loop's unhappy path goes on: states key -> a loop condition."""
+        return self._unhappy_paths
+
+    @unhappy_paths.setter
+    def unhappy_paths(self, unhappy_paths: dict[str, str]) -> None:
+        self._unhappy_paths = unhappy_paths
+        self._lookups_changed()
+
+    @property
+    def rules_not_in_stories(self) -> set[str]:
+        """The keys of rules (and of places in rules where no rule applied) that no story shows."""
+        return self._rules_not_in_stories
+
+    @rules_not_in_stories.setter
+    def rules_not_in_stories(self, keys: set[str]) -> None:
+        self._rules_not_in_stories = keys
+        self._lookups_changed()
+
+    def _drop_rule(self, key: str) -> None:
+        self._rules.pop(key, None)
+        self._lookups_changed()
+
+    def _lookups_changed(self) -> None:
+        self._longest = None
+        self._indexes.clear()  # an index of replaced lookups would never fit again
 
     # --- configuration ------------------------------------------------------------------------------------
 
@@ -263,24 +305,15 @@ class RulePolicy(Policy):
             self._check_for_incomplete_rules(data.rules, domain)
         rule_examples = examples_of(data.rules, domain, None, omit_unset_slots=True)
         lookup = lookup_from_examples([(_rule_key(states), action) for states, action in rule_examples])
-        self._set_rules({key: action for key, action in lookup.items() if action != RULE_SNIPPET_ACTION})
+        self.rules = {key: action for key, action in lookup.items() if action != RULE_SNIPPET_ACTION}
         story_examples = examples_of(data.stories, domain, None)
         if check:
             self.rule_only = _rule_only_data(
                 [states for states, _ in rule_examples], [states for states, _ in story_examples]
             )
         self.unhappy_paths = _loop_unhappy_lookup([*rule_examples, *story_examples])
-        self._longest = None
         if check:
             self.rules_not_in_stories = self._analyze_rules(data, domain)
-            self._longest = None
-
-    def _set_rules(self, rules: dict[str, str]) -> None:
-        self.rules = rules
-        self._longest = None
-        self._indexes.clear()  # an index of the replaced rules would never fit again
-        self._parsed = {key: list(reversed(_key_states(key))) for key in rules}
-        self._parsed.update({key: list(reversed(_key_states(key))) for key in self.unhappy_paths})
 
     def _check_rule_restriction(self, rules: list[TrainingTracker]) -> None:
         problems = [
@@ -439,7 +472,7 @@ class RulePolicy(Policy):
         if predicted is None or source is None or predicted == gold:
             return []
         if self._should_delete(made, source, predicted):
-            self.rules.pop(source, None)
+            self._drop_rule(source)
             return []
         contradicting = {s.describe(): s for s in self._sources.get(source, []) if s.action != gold}
         if not contradicting:
@@ -624,9 +657,8 @@ class RulePolicy(Policy):
     def restore(cls, config: Mapping[str, Any], data: Mapping[str, Any], arrays: Arrays) -> Policy:
         policy = cls(config)
         policy.unhappy_paths = dict(data.get("rules_for_loop_unhappy_path", {}))
-        policy._set_rules(dict(data.get("rules", {})))
+        policy.rules = dict(data.get("rules", {}))
         policy.rules_not_in_stories = set(data.get("rules_not_in_stories", []))
-        policy._longest = None
         policy.rule_only = RuleOnlyData.from_dict(dict(data))
         return policy
 
