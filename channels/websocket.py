@@ -38,7 +38,7 @@ from typing import Any, ClassVar, Self
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from bot.errors import ConductorError, Problem, Severity
-from channels.base import InputChannel, OnNewMessage, OutputChannel, RecentIds, UserMessage
+from channels.base import InputChannel, OnNewMessage, OutputChannel, RecentIds, UserMessage, new_message_id
 
 __all__ = [
     "CHANNEL",
@@ -380,7 +380,7 @@ class WebSocketInput(InputChannel):
             sender_id=session_id,
             input_channel=self.name,
             output_channel=WebSocketOutput(self.sockets, connection.ws),
-            message_id=message_id or uuid.uuid4().hex,
+            message_id=message_id or new_message_id(),
             metadata=dict(metadata),
         )
         task = asyncio.create_task(self._run_turn(connection, message, on_new_message))

@@ -16,7 +16,6 @@ As in Rasa, reading the tracker of an unknown conversation gives an empty tracke
 from __future__ import annotations
 
 import math
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
@@ -39,7 +38,7 @@ from bot.dialogue.story_events import conversation_stories
 from bot.dialogue.tracker import DialogueStateTracker, EventVerbosity
 from bot.errors import ConductorError
 from bot.project.stories import dump_stories
-from channels.base import CollectingOutputChannel, OutputChannel
+from channels.base import CollectingOutputChannel, OutputChannel, new_message_id
 
 __all__ = ["conversation_routes"]
 
@@ -213,7 +212,7 @@ async def add_message(request: web.Request, state: ServerState, conversation_id:
     if text is None and given_parse is None:
         raise ApiError(400, "'text' is missing from the request body.", details={"parameter": "text", "in": "body"})
     parse_data = dict(given_parse) if given_parse is not None else await state.runtime.processor.parse(text)
-    message_id = uuid.uuid4().hex
+    message_id = new_message_id()
     parse_data.setdefault("text", text)
     parse_data.setdefault("message_id", message_id)
     parse_data.setdefault("metadata", {})

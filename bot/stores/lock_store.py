@@ -23,9 +23,9 @@ decides in Python and writes it back, so two processes can both believe they hol
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
-import uuid
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import AsyncIterator
@@ -167,6 +167,7 @@ class InMemoryLockStore(LockStore):
     def __init__(self, lock_lifetime: float = DEFAULT_LOCK_LIFETIME) -> None:
         super().__init__(lock_lifetime)
         self._queues: dict[str, _ConversationQueue] = {}
+        self._tokens = itertools.count(1)
 
     def _drop_if_idle(self, conversation_id: str, queue: _ConversationQueue) -> None:
         if queue.holder is None and not queue.waiting and self._queues.get(conversation_id) is queue:
@@ -174,7 +175,7 @@ class InMemoryLockStore(LockStore):
 
     async def acquire(self, conversation_id: str, lifetime: float, wait_timeout: float | None) -> str:
         loop = asyncio.get_running_loop()
-        token = uuid.uuid4().hex
+        token = str(next(self._tokens))  # unique within the process, which is all an in-memory lock needs
         queue = self._queues.get(conversation_id)
         if queue is None:
             queue = self._queues[conversation_id] = _ConversationQueue()
