@@ -123,9 +123,11 @@ class DialogueModel:
     def _best_prediction(self, tracker: DialogueStateTracker) -> PolicyPrediction:
         context = self.context(tracker)
         predictions: list[PolicyPrediction | None] = [None] * len(self.policies)
+        sure_one = False  # whether a prediction so far is no-user or has confidence 1 (combining can only lower it)
         for position, sure_after in zip(self._order, self._sure_after, strict=True):
-            predictions[position] = self.policies[position].predict(context)
-            if sure_after:
+            prediction = predictions[position] = self.policies[position].predict(context)
+            sure_one = sure_one or prediction.is_no_user_prediction or prediction.max_confidence >= 1.0
+            if sure_after and sure_one:
                 # every policy still to ask is a built-in one of lower priority (no events, no end-to-end or
                 # no-user predictions, confidence at most 1): a sure prediction so far cannot be beaten
                 made = [prediction for prediction in predictions if prediction is not None]
