@@ -21,6 +21,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from bot import __version__
+from bot.jsonio import compact, compact_bytes, loads_fast
 
 __all__ = [
     "MAX_TEXT_CHARS",
@@ -62,17 +63,13 @@ _REASONS: Final = {
 }
 
 
-_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-"""One encoder for every response (json.dumps with options builds a new one per call)."""
-
-
 def compact_json(value: Any) -> str:
-    """Compact JSON that keeps non-ASCII text as it is."""
-    return _COMPACT.encode(value)
+    """Compact JSON that keeps non-ASCII text as it is (`bot.jsonio`)."""
+    return compact(value)
 
 
 def json_response(value: Any, status: int = 200) -> web.Response:
-    return web.Response(text=compact_json(value), status=status, content_type="application/json")
+    return web.Response(body=compact_bytes(value), status=status, content_type="application/json", charset="utf-8")
 
 
 class ApiError(Exception):
@@ -168,6 +165,10 @@ async def read_json_body(request: web.Request, missing: str) -> Any:
         raise _too_large(request) from None
     if not raw.strip():
         raise ApiError(400, missing, details={"in": "body"}, help_url=HELP_URL)
+    try:
+        return loads_fast(raw)  # UTF-8 JSON, as nearly every client sends
+    except ValueError:
+        pass  # another encoding, a lone surrogate, or not JSON: the standard library reads it or words the error
     try:
         return _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))  # as json.loads does
     except json.JSONDecodeError as exc:

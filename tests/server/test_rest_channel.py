@@ -50,6 +50,10 @@ async def test_sender_defaults_and_numbers_and_input_channel(start_server: Start
     assert (await response.json())[0]["recipient_id"] == "42"
     user = next(event for event in await served.stored("42") if event["event"] == "user")
     assert user["input_channel"] == "my_site"
+    # a Telegram- or Discord-sized id, and one beyond 64 bits, are kept digit for digit
+    for sender in (5_123_456_789_012_345_678, 2**70 + 1):
+        response = await served.client.post("/webhooks/rest/webhook", json={"sender": sender, "message": "/greet"})
+        assert (await response.json())[0]["recipient_id"] == str(sender)
 
 
 async def test_streamed_replies_are_one_json_object_per_line(start_server: StartServer) -> None:

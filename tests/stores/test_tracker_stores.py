@@ -124,7 +124,7 @@ async def test_values_beyond_plain_json_are_stored_as_the_standard_library_would
 
     values = [
         SlotSet(name="score", value=np.float64(0.25)),
-        SlotSet(name="big", value=2**70),
+        SlotSet(name="big", value=2**70 + 1),
         SlotSet(name="table", value={1: "one", "é": ["ü", "😀"]}),
         SlotSet(name="unknown", value=float("nan")),
         SlotSet(name="far", value=[float("inf"), 1.5]),
@@ -132,7 +132,7 @@ async def test_values_beyond_plain_json_are_stored_as_the_standard_library_would
     await tracker_store.append("erin", values)
     stored = [(event.name, event.value) for event in await tracker_store.retrieve("erin") or []]
     assert stored == [
-        ("score", 0.25), ("big", 2**70), ("table", {"1": "one", "é": ["ü", "😀"]}),
+        ("score", 0.25), ("big", 2**70 + 1), ("table", {"1": "one", "é": ["ü", "😀"]}),
         ("unknown", None), ("far", [None, 1.5]),
     ]
 
