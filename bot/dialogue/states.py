@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 
 from bot.dialogue.events import ACTION_LISTEN_NAME, ActionExecuted, Event, UserUttered
 from bot.dialogue.tracker import SHOULD_NOT_BE_SET
@@ -36,6 +36,7 @@ __all__ = [
     "RuleOnlyData",
     "SavedWalk",
     "State",
+    "StatesSoFar",
     "active_loop_in_state",
     "copy_states",
     "get_active_state",
@@ -45,6 +46,7 @@ __all__ = [
     "slice_states",
     "state_key",
     "states_for_tracker",
+    "states_so_far",
     "training_examples",
     "user_turns",
 ]
@@ -255,12 +257,13 @@ class _StateWalk:
                     self.states.append(state)
             prior.update(event)
 
-    def finish(self, prior: DialogueStateTracker) -> list[State]:
+    def finish(self, prior: DialogueStateTracker) -> StatesSoFar:
         """The states so far and the state now, leaving the walk as it was (so it can go on)."""
         carried = self.last_ml_action, self.turn_was_hidden
         state = self._state(prior, False)
         self.last_ml_action, self.turn_was_hidden = carried
-        return [*self.states, state] if state is not None else list(self.states)
+        return StatesSoFar(self.states, state)
+
 
     def _state(self, prior: DialogueStateTracker, hide_rule_turn: bool) -> State | None:
         if self.ignore_rule_only_turns:
@@ -279,6 +282,25 @@ class _StateWalk:
             if self.last_ml_action:
                 state[PREVIOUS_ACTION] = dict(self.last_ml_action)
         return _clean(state)
+
+
+class StatesSoFar(NamedTuple):
+    """A conversation's states: those before each action, and the state now (None when the turn is hidden).
+
+    `before` may be a saved walk's own list, which grows when the conversation does: read it while the tracker
+    stays as it is. `last` copies only what a policy looks at, so a long conversation costs no more than a short
+    one."""
+
+    before: list[State]
+    now: State | None
+
+    def last(self, count: int | None = None) -> list[State]:
+        """The latest `count` states, the state now included (all of them for None or 0)."""
+        if not count or count < 0:
+            return [*self.before, self.now] if self.now is not None else list(self.before)
+        if self.now is None:
+            return self.before[-count:]
+        return [*self.before[max(len(self.before) - count + 1, 0) :], self.now]
 
 
 @dataclass
@@ -325,6 +347,28 @@ def states_for_tracker(
     costs the same as of a short one). The states returned are then shared with later calls: read them, or
     copy them before changing them (`prediction_states` replaces the states it changes).
     """
+    return states_so_far(
+        tracker,
+        domain,
+        omit_unset_slots=omit_unset_slots,
+        ignore_rule_only_turns=ignore_rule_only_turns,
+        rule_only_data=rule_only_data,
+        events=events,
+        resume=resume,
+    ).last()
+
+
+def states_so_far(
+    tracker: DialogueStateTracker,
+    domain: Domain,
+    *,
+    omit_unset_slots: bool = False,
+    ignore_rule_only_turns: bool = False,
+    rule_only_data: RuleOnlyData | None = None,
+    events: Sequence[Event] | None = None,
+    resume: bool = False,
+) -> StatesSoFar:
+    """`states_for_tracker`'s states as they come out of the walk, for a caller that needs only the latest."""
     walk = _StateWalk(domain, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
     if events is not None:
         prior = tracker.init_copy()

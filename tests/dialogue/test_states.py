@@ -144,3 +144,17 @@ def test_states_and_applied_events_resumed_as_the_tracker_grows_equal_a_fresh_co
     assert len(grown.saved_walks) == 3
     # work resumed on a tracker is not carried into a copy, which starts its own
     assert grown.copy().saved_walks == {}
+
+
+def test_the_latest_states_are_the_tail_of_all_of_them() -> None:
+    from bot.dialogue.states import StatesSoFar
+
+    for size in range(6):
+        before = [{"prev_action": {"action_name": f"a{i}"}} for i in range(size)]
+        for now in ({"prev_action": {"action_name": "now"}}, None):
+            so_far = StatesSoFar(before, now)
+            everything = [*before, now] if now is not None else list(before)
+            assert so_far.last() == everything and so_far.last(0) == everything
+            for count in range(1, 9):
+                assert so_far.last(count) == everything[-count:], (size, now, count)
+            assert so_far.last(3) is not before

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import numpy.typing as npt
 
 from bot.dialogue.events import Event, shallow_replace
-from bot.dialogue.states import RuleOnlyData, State, states_for_tracker
+from bot.dialogue.states import RuleOnlyData, State, StatesSoFar, states_so_far
 from bot.dialogue.tracker import DialogueStateTracker
 from bot.dialogue.training import TrainingData
 from bot.project.domain import Domain
@@ -93,13 +93,14 @@ class PredictionContext:
         self.action_names = action_names
         self.action_index = action_index
         self.rule_only_data = rule_only_data
-        self._states: dict[bool, list[State]] = {}
+        self._states: dict[bool, StatesSoFar] = {}
 
-    def states(self, *, ignore_rule_only_turns: bool) -> list[State]:
-        """The tracker's states (shared: copy before changing them; `prediction_states` does)."""
+    def states(self, *, ignore_rule_only_turns: bool, last: int | None = None) -> list[State]:
+        """The tracker's states, or only the `last` ones, which is all a policy with a bounded history needs
+        (the states are shared: copy one before changing it; `prediction_states` does)."""
         cached = self._states.get(ignore_rule_only_turns)
         if cached is None:
-            cached = states_for_tracker(
+            cached = states_so_far(
                 self.tracker,
                 self.domain,
                 ignore_rule_only_turns=ignore_rule_only_turns,
@@ -107,7 +108,7 @@ class PredictionContext:
                 resume=True,
             )
             self._states[ignore_rule_only_turns] = cached
-        return cached
+        return cached.last(last)
 
     def for_tracker(self, tracker: DialogueStateTracker) -> PredictionContext:
         """A context for another tracker (a truncated or changed copy) with the same model data."""

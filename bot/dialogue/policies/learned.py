@@ -233,7 +233,7 @@ class LearnedPolicy(Policy):
             context.tracker,
             context.domain,
             max_history=self.max_history,
-            base_states=context.states(ignore_rule_only_turns=True),
+            base_states=context.states(ignore_rule_only_turns=True, last=self.max_history),
         )
         scores = self.weights @ self.featurizer.vector(states) + self.bias
         scores = np.exp(scores - scores.max())

@@ -111,11 +111,12 @@ class MemoizationPolicy(Policy):
         return self._longest + 1
 
     def _states(self, context: PredictionContext) -> list[State]:
+        needed = self._history_needed()
         return prediction_states(
             context.tracker,
             context.domain,
-            max_history=self._history_needed(),
-            base_states=context.states(ignore_rule_only_turns=True),
+            max_history=needed,
+            base_states=context.states(ignore_rule_only_turns=True, last=needed),
         )
 
     def recall(self, states: list[State], context: PredictionContext) -> str | None:

@@ -545,9 +545,7 @@ class RulePolicy(Policy):
         tracker = context.tracker
         if use_text and tracker.latest_action_name != ACTION_LISTEN_NAME:
             return None, None, False
-        base = context.states(ignore_rule_only_turns=False)
-        if serving:
-            base = base[-(self._longest_key() + 1) :]
+        base = context.states(ignore_rule_only_turns=False, last=self._longest_key() + 1 if serving else None)
         states = prediction_states(tracker, context.domain, use_text_for_last_user_input=use_text, base_states=base)
         returning_from_unhappy_path = False
         keys = self._matching_keys(self.rules, states)
