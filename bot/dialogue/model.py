@@ -96,7 +96,7 @@ class DialogueModel:
         Rasa's processor does; logging the action's `action` event clears it. `domain` defaults to the
         model's own (a different one must have the same actions).
         """
-        if domain is not None and domain.action_names_or_texts != self.action_names:
+        if domain is not None and domain is not self.domain and domain.action_names_or_texts != self.action_names:
             raise ConductorError.single(
                 "the domain's actions differ from those the dialogue model was trained with",
                 hint="Train the model again with `bot train`.",
