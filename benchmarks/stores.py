@@ -30,6 +30,7 @@ from sqlalchemy.engine import make_url
 from bot.dialogue.events import ActionExecuted, BotUttered, Event, UserUttered
 from bot.stores.lock_store import InMemoryLockStore, LockStore
 from bot.stores.memory import InMemoryTrackerStore
+from bot.stores.postgres_direct import append_function_name
 from bot.stores.redis_lock import RedisLockStore
 from bot.stores.redis_store import RedisServer, RedisTrackerStore
 from bot.stores.sql import SQLTrackerStore
@@ -167,6 +168,7 @@ async def main(kinds: list[str], samples: int) -> None:
                 connection = await asyncpg.connect(host=url.host, port=url.port, user=url.username,
                                                    password=url.password, database=url.database)
                 await connection.execute(f'DROP TABLE IF EXISTS "{table}"')
+                await connection.execute(f"DROP FUNCTION IF EXISTS {append_function_name(table)}")
                 await connection.close()
             if "redis" in kinds:
                 client = server.client()

@@ -5,10 +5,18 @@ rows, commit) took 0.71 ms of CPU and a read of a conversation's newest events 0
 they take 0.27 and 0.11 ms (1,000 appends of a 4-event turn on the development machine). The statements and
 the locking are `bot.stores.sql`'s, which still creates and checks the table and runs everything else
 (listing, replacing and deleting conversations).
+
+An append is one round trip: a PL/pgSQL function of the store's own (installed at start, one per table) takes
+the conversation's advisory lock, reads its highest number and inserts the rows, where the same steps sent one by
+one (begin, lock, highest number, insert, commit) cost five round trips and twice the client CPU (0.34 against
+0.17 ms an append, 8 concurrent writers). Inside the function each statement reads the database as it is once
+the lock is held, as separate statements do. A role that may not create functions gets the five round trips.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections.abc import Sequence
 
 import asyncpg
@@ -16,7 +24,15 @@ from sqlalchemy.engine import URL
 
 from bot.stores.tracker_store import EncodedEvent
 
-__all__ = ["DirectPostgres"]
+__all__ = ["DirectPostgres", "append_function_name"]
+
+logger = logging.getLogger(__name__)
+
+
+def append_function_name(table: str) -> str:
+    """The name of the append function of `table`: one per table, under PostgreSQL's 63 characters however long
+    the table's name is (drop it with the table: `DROP FUNCTION IF EXISTS <name>`)."""
+    return f"conductor_append_{hashlib.sha256(table.encode()).hexdigest()[:16]}"
 
 
 class DirectPostgres:
@@ -27,6 +43,26 @@ class DirectPostgres:
         # a delimited identifier names the table SQLAlchemy created, whether or not it quoted the name (it
         # quotes names that need it; an unquoted lowercase name is the same as the quoted one)
         quoted = '"' + table.replace('"', '""') + '"'
+        self._table = table
+        self._function = append_function_name(table)
+        self._call_function: str | None = None
+        """Set once the function is installed (`install_append_function`)."""
+        self._create_function = (
+            f"CREATE OR REPLACE FUNCTION {self._function}"
+            "(p_sender text, p_lock_key text, p_types text[], p_times float8[], p_data text[]) RETURNS integer "
+            "LANGUAGE plpgsql AS $conductor$\n"
+            "DECLARE last_seq integer;\n"
+            "BEGIN\n"
+            "  PERFORM pg_advisory_xact_lock_shared(hashtextextended(p_lock_key, 0));\n"
+            f"  SELECT coalesce(max(seq), 0) INTO last_seq FROM {quoted} WHERE sender_id = p_sender;\n"
+            f"  INSERT INTO {quoted} (sender_id, seq, type_name, timestamp, data)\n"
+            "    SELECT p_sender, last_seq + u.position::integer, u.type_name, u.timestamp, u.data\n"
+            "    FROM unnest(p_types, p_times, p_data) WITH ORDINALITY AS u(type_name, timestamp, data, position)\n"
+            "    ORDER BY u.position;\n"
+            "  RETURN last_seq + cardinality(p_data);\n"
+            "END\n"
+            "$conductor$"
+        )
         self._select_since = f"SELECT data FROM {quoted} WHERE sender_id = $1 AND seq > $2 ORDER BY seq"
         self._select_last = f"SELECT max(seq) FROM {quoted} WHERE sender_id = $1"
         self._lock = "SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))"
@@ -40,10 +76,33 @@ class DirectPostgres:
 
     @classmethod
     async def open(cls, url: URL, table: str, *, max_size: int, timeout: float) -> DirectPostgres:
-        """A pool on the database `url` names (its table must exist), growing to `max_size` connections."""
+        """A pool on the database `url` names (its table must exist), growing to `max_size` connections, with
+        the append function installed where the role may create it."""
         dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
         pool = await asyncpg.create_pool(dsn, min_size=1, max_size=max_size, timeout=timeout)
-        return cls(pool, table)
+        direct = cls(pool, table)
+        await direct.install_append_function()
+        return direct
+
+    async def install_append_function(self) -> bool:
+        """Create or update the append function; False (appends then take five round trips) when the role may
+        not. Processes starting together take turns (a transaction-wide advisory lock on the function's name)."""
+        try:
+            async with self._pool.acquire() as connection, connection.transaction():
+                await connection.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", self._function)
+                await connection.execute(self._create_function)
+        except asyncpg.PostgresError as exc:
+            logger.info(
+                "the PostgreSQL tracker store appends in five round trips, not one: cannot create the function "
+                "%s for table %r (%s)",
+                self._function,
+                self._table,
+                exc,
+            )
+            self._call_function = None
+            return False
+        self._call_function = f"SELECT {self._function}($1, $2, $3, $4, $5)"
+        return True
 
     async def close(self) -> None:
         await self._pool.close()
@@ -60,6 +119,20 @@ class DirectPostgres:
         """One transaction under the conversation's shared advisory lock (`lock_key`): the events numbered
         after its highest `seq`. Returns the new highest number, or None when another writer took these
         numbers first (nothing is written; number again)."""
+        if self._call_function is not None:
+            try:
+                return int(
+                    await self._pool.fetchval(
+                        self._call_function,
+                        sender_id,
+                        lock_key,
+                        [item.type_name for item in encoded],
+                        [item.timestamp for item in encoded],
+                        [item.data for item in encoded],
+                    )
+                )
+            except asyncpg.UniqueViolationError:
+                return None
         try:
             async with self._pool.acquire() as connection, connection.transaction():
                 await connection.execute(self._lock, lock_key)

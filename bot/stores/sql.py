@@ -20,7 +20,8 @@ Writers stay consistent without the lock store:
   transaction; two appends that pick the same numbers collide on the unique index, and the loser retries with
   fresh numbers. `replace` and `delete` take the same advisory lock exclusively, so no append slips between
   their delete and insert. Appends and per-turn reads go straight to asyncpg, on a pool of the store's own
-  (`bot.stores.postgres_direct`).
+  (`bot.stores.postgres_direct`); an append is one call of a function the store installs next to its table
+  (`conductor_append_<hash>`), or five statements where the role may not create functions.
 
 endpoints.yml keys are Rasa's: `dialect` (sqlite or postgresql), `url` (a host, `host:port`, or a whole
 database URL), `port`, `db` (a file for SQLite, default conductor.db; a database name for PostgreSQL),

@@ -19,6 +19,7 @@ import pytest
 import redis.asyncio as redis
 from sqlalchemy.engine import URL, make_url
 
+from bot.stores.postgres_direct import append_function_name
 from bot.stores.redis_store import RedisServer
 from bot.stores.tracker_store import TrackerStore
 from tests.event_samples import RASA_EVENTS
@@ -92,5 +93,6 @@ async def drop_postgres_table(url: URL, table: str) -> None:
     )
     try:
         await connection.execute(f'DROP TABLE IF EXISTS "{table}"')
+        await connection.execute(f"DROP FUNCTION IF EXISTS {append_function_name(table)}")
     finally:
         await connection.close()

@@ -16,6 +16,7 @@ from pydantic import SecretStr
 from bot.config import TrackerStoreSettings
 from bot.dialogue.events import SlotSet
 from bot.errors import ConductorError
+from bot.stores.postgres_direct import append_function_name
 from bot.stores.sql import SQLTrackerStore, sql_url
 from bot.stores.tracker_store import EncodedEvent
 
@@ -297,3 +298,58 @@ async def test_a_new_database_another_process_is_writing_is_opened_once_its_lock
         release.join()
     with sqlite3.connect(path) as check:
         assert check.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_postgresql_appends_go_through_the_stores_function_in_one_round_trip() -> None:
+    """The store installs its append function at start; appends call it, and number as before."""
+    url = await require_postgres()
+    table = f"events_test_{run_id()}"
+    try:
+        async with SQLTrackerStore(url, table_name=table) as store:
+            assert store._postgres is not None and store._postgres._call_function is not None
+            assert await store.append("f", [SlotSet(name="a"), SlotSet(name="b")]) == 2
+            assert await store.append("f", [SlotSet(name="c")]) == 3
+            connection = await asyncpg.connect(str(url.set(drivername="postgresql").render_as_string(False)))
+            try:
+                calls = await connection.fetchval(
+                    "SELECT calls FROM pg_stat_user_functions WHERE funcname = $1", append_function_name(table)
+                )
+                exists = await connection.fetchval(
+                    "SELECT count(*) FROM pg_proc WHERE proname = $1", append_function_name(table)
+                )
+            finally:
+                await connection.close()
+            assert exists == 1
+            assert calls is None or calls >= 2  # counted only where track_functions is on
+            assert [e.name for e in await store.retrieve_since("f", 0)] == ["a", "b", "c"]  # type: ignore[attr-defined]
+    finally:
+        await drop_postgres_table(url, table)
+
+
+async def test_a_postgresql_role_that_may_not_create_functions_appends_statement_by_statement() -> None:
+    """A role with rights on its table only (no CREATE on the schema) gets the five-statement append, which
+    numbers the same way."""
+    url = await require_postgres()
+    table = f"events_test_{run_id()}"
+    role = f"conductor_limited_{run_id()}"
+    admin = await asyncpg.connect(str(url.set(drivername="postgresql").render_as_string(False)))
+    try:
+        async with SQLTrackerStore(url, table_name=table) as store:  # creates the table (and the function)
+            assert await store.append("r", [SlotSet(name="a")]) == 1
+        await admin.execute(f"DROP FUNCTION IF EXISTS {append_function_name(table)}")
+        await admin.execute(f'CREATE ROLE "{role}" LOGIN')
+        await admin.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON "{table}" TO "{role}"')
+        await admin.execute(f'GRANT USAGE ON SEQUENCE "{table}_id_seq" TO "{role}"')
+        await admin.execute(f'REVOKE CREATE ON SCHEMA public FROM "{role}"')
+        limited = url.set(username=role, password=None)
+        async with SQLTrackerStore(limited, table_name=table) as store:
+            assert store._postgres is not None and store._postgres._call_function is None
+            assert await store.append("r", [SlotSet(name="b"), SlotSet(name="c")]) == 3
+            await asyncio.gather(*(store.append(f"p{n}", [SlotSet(name="x")]) for n in range(5)))
+            assert await store.count_events("r") == 3
+    finally:
+        await drop_postgres_table(url, table)
+        if await admin.fetchval("SELECT count(*) FROM pg_roles WHERE rolname = $1", role):
+            await admin.execute(f'DROP OWNED BY "{role}"')
+            await admin.execute(f'DROP ROLE "{role}"')
+        await admin.close()
