@@ -1,0 +1,96 @@
+"""Instructions per message of the runtime, counted by valgrind: a figure that other load on the machine does
+not move, for telling whether a change made the runtime cheaper.
+
+Run: `.venv/bin/python benchmarks/instructions.py` (needs valgrind; about 3 minutes).
+
+Wall-clock and CPU-time figures of this machine kind vary by ±10 % from run to run (a shared virtual machine),
+which hides most single changes. valgrind's callgrind counts the instructions a process executes instead. The
+rasa-init bot runs in process as in `benchmarks/runtime.py` (32 conversations at a time of "hello", "I am feeling
+great", "bye", stores in memory, the server's garbage-collector settings, then collection off so that when it
+runs does not count), once with SHORT and once with LONG conversations per sender; the difference divided by the
+extra messages leaves out start-up (imports, loading the model). Repeated runs agree within about 3 %
+(addresses, and so the hashing of objects, differ between runs). Printed: instructions per message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from server import CONVERSATION_PAYLOADS, CONVERSATION_TEXT, REPO, nlu_available, train
+
+SENDERS = 32
+SHORT = 2
+LONG = 7
+"""Conversations per sender in the two counted runs: (LONG - SHORT) * SENDERS * 3 messages are compared."""
+
+
+async def converse(model: Path, conversations: int) -> None:
+    from bot.model import load_model
+    from bot.runtime import Runtime
+    from bot.server import freeze_startup_heap
+    from channels.base import CollectingOutputChannel, UserMessage
+
+    texts = CONVERSATION_TEXT if nlu_available() else CONVERSATION_PAYLOADS
+    runtime = Runtime(load_model(model))
+    await runtime.start()
+
+    async def sender(prefix: str, count: int) -> None:
+        for number in range(count):
+            for text in texts:
+                await runtime.handle_message(UserMessage(text, f"{prefix}-{number}", "rest", CollectingOutputChannel()))
+            await asyncio.sleep(0)
+
+    freeze_startup_heap()
+    await asyncio.gather(*(sender(f"warm{i}", 1) for i in range(SENDERS)))
+    gc.disable()
+    await asyncio.gather(*(sender(f"s{i}", conversations) for i in range(SENDERS)))
+    await runtime.close()
+
+
+def counted(model: Path, conversations: int) -> int:
+    """Instructions of a whole run of this script's `--converse` mode, as callgrind reports them."""
+    result = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__,
+         "--converse", str(model), str(conversations)],
+        cwd=REPO,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    found = re.search(r"Collected : (\d+)", result.stderr)
+    if result.returncode != 0 or found is None:
+        raise SystemExit(f"valgrind failed (exit {result.returncode}):\n{result.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--converse", nargs=2, metavar=("MODEL", "CONVERSATIONS"), help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    if arguments.converse:
+        asyncio.run(converse(Path(arguments.converse[0]), int(arguments.converse[1])))
+        return
+    if shutil.which("valgrind") is None:
+        raise SystemExit("valgrind is needed: `apt-get install valgrind`")
+    with tempfile.TemporaryDirectory() as folder:
+        model = train(Path(folder) / "models")
+        short, long = counted(model, SHORT), counted(model, LONG)
+    messages = (LONG - SHORT) * SENDERS * len(CONVERSATION_TEXT)
+    print(f"model: {model.name} ({'NLU + dialogue' if nlu_available() else 'dialogue only, /intent messages'})")
+    print(f"runtime instructions per message (callgrind, {messages} messages): {(long - short) / messages:,.0f}")
+
+
+if __name__ == "__main__":
+    main()
