@@ -1,7 +1,7 @@
 """Instructions per message of the runtime, counted by valgrind: a figure that other load on the machine does
 not move, for telling whether a change made the runtime cheaper.
 
-Run: `.venv/bin/python benchmarks/instructions.py` (needs valgrind; about 3 minutes).
+Run: `.venv/bin/python benchmarks/instructions.py [--long]` (needs valgrind; about 2 minutes, 7 with --long).
 
 Wall-clock and CPU-time figures of this machine kind vary by ±10 % from run to run (a shared virtual machine),
 which hides most single changes. valgrind's callgrind counts the instructions a process executes instead. The
@@ -33,9 +33,12 @@ SENDERS = 32
 SHORT = 2
 LONG = 7
 """Conversations per sender in the two counted runs: (LONG - SHORT) * SENDERS * 3 messages are compared."""
+LONG_EVENTS = 10_000
+"""With --long: the same number of messages counted in one conversation that already holds this many events
+(building it takes about 2 minutes under valgrind)."""
 
 
-async def converse(model: Path, conversations: int) -> None:
+async def converse(model: Path, conversations: int, long_events: int = 0) -> None:
     from bot.model import load_model
     from bot.runtime import Runtime
     from bot.server import freeze_startup_heap
@@ -53,16 +56,25 @@ async def converse(model: Path, conversations: int) -> None:
 
     freeze_startup_heap()
     await asyncio.gather(*(sender(f"warm{i}", 1) for i in range(SENDERS)))
-    gc.disable()
-    await asyncio.gather(*(sender(f"s{i}", conversations) for i in range(SENDERS)))
+    if long_events:  # one conversation of about `long_events` events, then `conversations` rounds of it
+        while len((await runtime.tracker("long")).events) < long_events:
+            for text in texts * 10:
+                await runtime.handle_message(UserMessage(text, "long", "rest", CollectingOutputChannel()))
+        gc.disable()
+        for _ in range(conversations * SENDERS):
+            for text in texts:
+                await runtime.handle_message(UserMessage(text, "long", "rest", CollectingOutputChannel()))
+    else:
+        gc.disable()
+        await asyncio.gather(*(sender(f"s{i}", conversations) for i in range(SENDERS)))
     await runtime.close()
 
 
-def counted(model: Path, conversations: int) -> int:
+def counted(model: Path, conversations: int, long_events: int = 0) -> int:
     """Instructions of a whole run of this script's `--converse` mode, as callgrind reports them."""
     result = subprocess.run(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__,
-         "--converse", str(model), str(conversations)],
+         "--converse", str(model), str(conversations), str(long_events)],
         cwd=REPO,
         env={**os.environ, "PYTHONHASHSEED": "0"},
         capture_output=True,
@@ -77,19 +89,26 @@ def counted(model: Path, conversations: int) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--converse", nargs=2, metavar=("MODEL", "CONVERSATIONS"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--long", action="store_true", help=f"also count a message in one conversation of {LONG_EVENTS:,} events"
+    )
+    parser.add_argument("--converse", nargs=3, metavar=("MODEL", "CONVERSATIONS", "LONG"), help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.converse:
-        asyncio.run(converse(Path(arguments.converse[0]), int(arguments.converse[1])))
+        model, conversations, long_events = arguments.converse
+        asyncio.run(converse(Path(model), int(conversations), int(long_events)))
         return
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is needed: `apt-get install valgrind`")
     with tempfile.TemporaryDirectory() as folder:
         model = train(Path(folder) / "models")
         short, long = counted(model, SHORT), counted(model, LONG)
-    messages = (LONG - SHORT) * SENDERS * len(CONVERSATION_TEXT)
-    print(f"model: {model.name} ({'NLU + dialogue' if nlu_available() else 'dialogue only, /intent messages'})")
-    print(f"runtime instructions per message (callgrind, {messages} messages): {(long - short) / messages:,.0f}")
+        messages = (LONG - SHORT) * SENDERS * len(CONVERSATION_TEXT)
+        print(f"model: {model.name} ({'NLU + dialogue' if nlu_available() else 'dialogue only, /intent messages'})")
+        print(f"runtime instructions per message (callgrind, {messages} messages): {(long - short) / messages:,.0f}")
+        if arguments.long:
+            short, long = counted(model, SHORT, LONG_EVENTS), counted(model, LONG, LONG_EVENTS)
+            print(f"the same in one conversation of {LONG_EVENTS:,} events: {(long - short) / messages:,.0f}")
 
 
 if __name__ == "__main__":

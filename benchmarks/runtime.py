@@ -5,7 +5,9 @@ Run: `.venv/bin/python benchmarks/runtime.py`
 The rasa-init bot (NLU and dialogue) in this process, its stores in memory: `Runtime.handle_message` for
 conversations of the three messages `benchmarks/server.py` sends ("hello", "I am feeling great", "bye"), 32 at a
 time as its senders are. Printed: CPU time per message (the process's, so other load on the machine counts
-less than in wall time) for new conversations, and for one conversation once it holds 1,000 and 10,000 events. The
+less than in wall time) for new conversations, and for one conversation once it holds 1,000 and 10,000 events,
+beside new conversations of one sender timed in alternate rounds (this machine kind varies by ±10 % from run
+to run, so a figure is compared with one measured at the same time). The
 server adds HTTP, the tracker store and the event loop's own work to the first figure; its throughput on one
 core is at most 1 / (this figure).
 """
@@ -17,6 +19,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -34,7 +37,7 @@ ROUNDS = 3
 LONG_EVENTS = (1_000, 10_000)
 """One conversation timed when it holds about this many events: a message must cost the same at both sizes,
 and as much as in a new conversation."""
-LONG_MESSAGES = 300
+LONG_MESSAGES = 150
 
 
 async def measure(model: Path) -> tuple[list[float], float, int]:
@@ -58,16 +61,26 @@ async def measure(model: Path) -> tuple[list[float], float, int]:
         started = time.process_time()
         await asyncio.gather(*(converse(f"r{round_number}-{i}", CONVERSATIONS_EACH) for i in range(SENDERS)))
         new.append((time.process_time() - started) / (SENDERS * CONVERSATIONS_EACH * len(texts)))
-    long: dict[int, float] = {}
+    async def timed(sender: Callable[[int], str]) -> float:
+        started = time.process_time()
+        for number in range(LONG_MESSAGES):
+            await say(sender(number), texts[number % len(texts)])
+        return (time.process_time() - started) / LONG_MESSAGES
+
+    long: dict[int, tuple[float, float]] = {}
     for wanted in LONG_EVENTS:
         while len((await runtime.tracker("long")).events) < wanted:
             for text in texts * 10:
                 await say("long", text)
         events = len((await runtime.tracker("long")).events)
-        started = time.process_time()
-        for number in range(LONG_MESSAGES):
-            await say("long", texts[number % len(texts)])
-        long[events] = (time.process_time() - started) / LONG_MESSAGES
+        # rounds of the long conversation alternate with rounds of new ones sent the same way (one sender),
+        # so that other load on the machine weighs on both alike
+        in_long, in_new = [], []
+        for round_number in range(ROUNDS):
+            in_long.append(await timed(lambda number: "long"))
+            prefix = f"one-{wanted}-{round_number}"
+            in_new.append(await timed(lambda number, prefix=prefix: f"{prefix}-{number // len(texts)}"))
+        long[events] = (statistics.median(in_long), statistics.median(in_new))
     await runtime.close()
     return new, long
 
@@ -80,8 +93,9 @@ def main() -> None:
     print(f"runtime CPU per message, new conversations ({SENDERS} at a time, {ROUNDS} rounds): "
           f"median {statistics.median(new) * 1000:.3f} ms (rounds: "
           f"{', '.join(f'{value * 1000:.3f}' for value in new)})")
-    for events, cost in long.items():
-        print(f"runtime CPU per message, a conversation of {events:,} events: {cost * 1000:.3f} ms")
+    for events, (cost, fresh) in long.items():
+        print(f"runtime CPU per message, a conversation of {events:,} events: {cost * 1000:.3f} ms "
+              f"(new conversations in the same rounds, one sender: {fresh * 1000:.3f} ms)")
     print(f"so one process serves at most {1 / statistics.median(new):,.0f} msg/s on this machine "
           "(before HTTP, the store and the event loop)")
 
