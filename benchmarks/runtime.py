@@ -7,9 +7,8 @@ conversations of the three messages `benchmarks/server.py` sends ("hello", "I am
 time as its senders are. Printed: CPU time per message (the process's, so other load on the machine counts
 less than in wall time) for new conversations, and for one conversation once it holds 1,000 and 10,000 events,
 beside new conversations of one sender timed in alternate rounds (this machine kind varies by ±10 % from run
-to run, so a figure is compared with one measured at the same time). The
-server adds HTTP, the tracker store and the event loop's own work to the first figure; its throughput on one
-core is at most 1 / (this figure).
+to run, so a figure is compared with one measured at the same time). The server adds HTTP, the tracker store
+and the event loop's own work to the first figure; its throughput on one core is at most 1 / (this figure).
 """
 
 from __future__ import annotations
