@@ -43,10 +43,10 @@ __all__ = [
     "is_prev_action_listen_in_state",
     "prediction_states",
     "prev_action_name_in_state",
+    "resumed_states",
     "slice_states",
     "state_key",
     "states_for_tracker",
-    "states_so_far",
     "training_examples",
     "user_turns",
 ]
@@ -264,7 +264,6 @@ class _StateWalk:
         self.last_ml_action, self.turn_was_hidden = carried
         return StatesSoFar(self.states, state)
 
-
     def _state(self, prior: DialogueStateTracker, hide_rule_turn: bool) -> State | None:
         if self.ignore_rule_only_turns:
             if not self.turn_was_hidden:
@@ -347,39 +346,33 @@ def states_for_tracker(
     costs the same as of a short one). The states returned are then shared with later calls: read them, or
     copy them before changing them (`prediction_states` replaces the states it changes).
     """
-    return states_so_far(
-        tracker,
-        domain,
-        omit_unset_slots=omit_unset_slots,
-        ignore_rule_only_turns=ignore_rule_only_turns,
-        rule_only_data=rule_only_data,
-        events=events,
-        resume=resume,
-    ).last()
+    if resume and events is None:
+        return resumed_states(
+            tracker,
+            domain,
+            omit_unset_slots=omit_unset_slots,
+            ignore_rule_only_turns=ignore_rule_only_turns,
+            rule_only_data=rule_only_data,
+        ).last()
+    walk = _StateWalk(domain, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
+    return _walk_anew(walk, tracker, events if events is not None else tracker.applied_fold().applied).last()
 
 
-def states_so_far(
+def resumed_states(
     tracker: DialogueStateTracker,
     domain: Domain,
     *,
     omit_unset_slots: bool = False,
     ignore_rule_only_turns: bool = False,
     rule_only_data: RuleOnlyData | None = None,
-    events: Sequence[Event] | None = None,
-    resume: bool = False,
 ) -> StatesSoFar:
-    """`states_for_tracker`'s states as they come out of the walk, for a caller that needs only the latest."""
+    """`states_for_tracker(..., resume=True)` as the walk leaves them, for a caller that needs only the latest
+    (`StatesSoFar.last`): `before` is the saved walk's own list."""
     walk = _StateWalk(domain, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
-    if events is not None:
-        prior = tracker.init_copy()
-        walk.feed(prior, events)
-        return walk.finish(prior)
     fold = tracker.applied_fold()
     applied = fold.applied  # shared with the tracker: only read here
-    if not resume or tracker.accepts_any_slot:  # a slot made on the fly would be missing from earlier states
-        prior = tracker.init_copy()
-        walk.feed(prior, applied)
-        return walk.finish(prior)
+    if tracker.accepts_any_slot:  # a slot made on the fly would be missing from earlier states
+        return _walk_anew(walk, tracker, applied)
     key = (omit_unset_slots, ignore_rule_only_turns)
     saved = tracker.saved_walks.get(key)
     if (
@@ -391,6 +384,13 @@ def states_so_far(
         saved = tracker.saved_walks[key] = SavedWalk(walk, tracker.init_copy(), fold, fold.rewrites)
     saved.walk.feed(saved.prior, applied[len(saved.prior.events) :])
     return saved.walk.finish(saved.prior)
+
+
+def _walk_anew(walk: _StateWalk, tracker: DialogueStateTracker, events: Sequence[Event]) -> StatesSoFar:
+    """`events` replayed from the tracker's start (its slots at their initial values)."""
+    prior = tracker.init_copy()
+    walk.feed(prior, events)
+    return walk.finish(prior)
 
 
 def _without_user_keys(state: State, keys: tuple[str, ...]) -> State:

@@ -153,8 +153,7 @@ class DialogueStateTracker:
         self._slots_shared = False
         """Whether `slots` holds slot objects another tracker holds too (`copy`): copied before one changes."""
         self.saved_walks: dict[tuple[bool, bool], SavedWalk] = {}
-        """The policies' states so far, kept between predictions (`states_for_tracker(..., resume=True)`);
-        a copy starts without them."""
+        """The policies' states so far, kept between predictions (`resumed_states`); a copy starts without them."""
         self.accepts_any_slot = slots is None
         if slots is None:
             self.slots: dict[str, TrackerSlot] = {}

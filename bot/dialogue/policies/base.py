@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import numpy.typing as npt
 
 from bot.dialogue.events import Event, shallow_replace
-from bot.dialogue.states import RuleOnlyData, State, StatesSoFar, states_so_far
+from bot.dialogue.states import RuleOnlyData, State, StatesSoFar, resumed_states
 from bot.dialogue.tracker import DialogueStateTracker
 from bot.dialogue.training import TrainingData
 from bot.project.domain import Domain
@@ -100,12 +100,11 @@ class PredictionContext:
         (the states are shared: copy one before changing it; `prediction_states` does)."""
         cached = self._states.get(ignore_rule_only_turns)
         if cached is None:
-            cached = states_so_far(
+            cached = resumed_states(
                 self.tracker,
                 self.domain,
                 ignore_rule_only_turns=ignore_rule_only_turns,
                 rule_only_data=self.rule_only_data if ignore_rule_only_turns else None,
-                resume=True,
             )
             self._states[ignore_rule_only_turns] = cached
         return cached.last(last)
