@@ -150,26 +150,20 @@ class _EventWriter:
         self.lines.append((step.file, step.line) if step is not None else None)
         self.steps.append(self.step_index if step is not None else None)
 
-    @property
-    def last(self) -> Event | None:
-        return self.events[-1] if self.events else None
-
     def listen(self) -> None:
-        for event in listen_after(self.last):
+        for event in listen_after(self.events[-1] if self.events else None):
             self.add(event, None)
 
     def step(self, step: Step) -> None:
+        if isinstance(step, UserStep):
+            self.listen()  # the `action_listen` before a user message, which no step made
         events = step_events(
             step,
-            listen=True,
-            last=self.last,
             any_slot_value=lambda slot: any_slot_value(self.domain, slot),
             entity_slots=lambda message: slots_for_entities(self.domain, message.entities),
         )
         for event in events:
-            # the only action a user step yields is the `action_listen` added before it, which no step made
-            added = isinstance(step, UserStep) and isinstance(event, ActionExecuted)
-            self.add(event, None if added else step)
+            self.add(event, step)
 
 
 def _first_action_index(writer: _EventWriter, start: int) -> int | None:
