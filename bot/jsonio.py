@@ -31,12 +31,8 @@ def compact_bytes(value: Any) -> bytes:
 
 
 def compact(value: Any) -> str:
-    """Compact JSON text that keeps non-ASCII text as it is (TypeError or ValueError for a value JSON cannot
-    hold)."""
-    try:
-        return orjson.dumps(value, option=_OPTIONS).decode()
-    except TypeError:
-        return _STANDARD(value)
+    """`compact_bytes` as text: non-ASCII text is kept as it is."""
+    return compact_bytes(value).decode()
 
 
 _LONG_DIGITS = re.compile(r"\d{19}")
@@ -48,7 +44,8 @@ left to the standard library. Confidences and timestamps have at most 17 digits.
 def loads_fast(data: str | bytes) -> Any:
     """Strict UTF-8 JSON read by orjson; ValueError for anything else, and for a text with a long integer (let
     the standard library read those)."""
-    if (_LONG_DIGITS_BYTES if isinstance(data, bytes) else _LONG_DIGITS).search(data):  # type: ignore[arg-type]
+    long_number = _LONG_DIGITS_BYTES.search(data) if isinstance(data, bytes) else _LONG_DIGITS.search(data)
+    if long_number:
         raise ValueError("a long number: read by the standard library")
     return orjson.loads(data)
 

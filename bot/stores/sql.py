@@ -208,8 +208,7 @@ class SQLTrackerStore(TrackerStore):
             in_memory = url.database in (None, "", ":memory:")  # one shared connection (SQLAlchemy's StaticPool)
             pool = {} if in_memory else {"pool_size": _SQLITE_POOL_SIZE, "max_overflow": 0}
             engine = create_async_engine(url, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_SECONDS}, **pool)
-            sa_event.listen(engine.sync_engine, "connect", _prepare_sqlite_connection)
-            sa_event.listen(engine.sync_engine, "begin", _begin_sqlite_transaction)
+            _listen_as_sqlite(engine.sync_engine)
             return engine
         return create_async_engine(
             url,
@@ -297,8 +296,7 @@ class SQLTrackerStore(TrackerStore):
             connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_SECONDS},
             poolclass=sa.pool.NullPool,
         )
-        sa_event.listen(engine, "connect", _prepare_sqlite_connection)
-        sa_event.listen(engine, "begin", _begin_sqlite_transaction)
+        _listen_as_sqlite(engine)
         try:
             with engine.execution_options(sqlite_begin="IMMEDIATE").begin() as conn:
                 self._prepare_table(conn)
@@ -539,6 +537,12 @@ class SQLTrackerStore(TrackerStore):
             await conn.execute(sa.delete(self._table).where(self._table.c.sender_id == sender_id))
             if encoded:
                 await conn.execute(sa.insert(self._table), self._rows(sender_id, 1, encoded))
+
+
+def _listen_as_sqlite(engine: sa.Engine) -> None:
+    """WAL on every new connection; transactions begun by SQLAlchemy (`_begin_sqlite_transaction`)."""
+    sa_event.listen(engine, "connect", _prepare_sqlite_connection)
+    sa_event.listen(engine, "begin", _begin_sqlite_transaction)
 
 
 def _prepare_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
