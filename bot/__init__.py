@@ -7,4 +7,7 @@ try:
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0.0.0"
 
-__all__ = ["__version__"]
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+"""How Conductor's log lines look, whether `bot run` or `bot.server.run` sets up logging."""
+
+__all__ = ["LOG_FORMAT", "__version__"]

@@ -14,7 +14,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
-from bot import __version__
+from bot import LOG_FORMAT, __version__
 from bot.errors import ConductorError, Problem, Severity
 
 __all__ = ["app"]
@@ -596,7 +596,6 @@ def run(
     )
 
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _OWN_LOGGERS = ("bot", "channels")
 """Conductor's loggers: --debug opens these; libraries (aiohttp, SQLAlchemy, ...) stay at INFO."""
 

@@ -37,6 +37,7 @@ from typing import Final
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from bot import LOG_FORMAT
 from bot.api.auth import ApiAuth
 from bot.api.conversations import conversation_routes
 from bot.api.cors import cors_middleware, cors_response_headers
@@ -346,7 +347,7 @@ def run(
 
     limit_malloc_arenas()
     if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     channel_credentials = load_credentials(credentials) if credentials is not None else Credentials()
     if connector is not None:
         channel_credentials = _only_connector(channel_credentials, connector)

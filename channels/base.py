@@ -128,7 +128,7 @@ class UserMessage:
     sender_id: str
     input_channel: str
     output_channel: OutputChannel = field(default_factory=CollectingOutputChannel)
-    message_id: str = field(default_factory=lambda: new_message_id())
+    message_id: str = field(default_factory=new_message_id)
     metadata: dict[str, Any] = field(default_factory=dict)
     parse_data: dict[str, Any] | None = None
     """A parse to use instead of running the NLU (e.g. `/trigger_intent`)."""

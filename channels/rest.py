@@ -25,10 +25,10 @@ from bot.api.errors import (
     ApiError,
     bool_query,
     check_text_length,
-    compact_json,
     json_response,
     read_json_object,
 )
+from bot.jsonio import compact_bytes
 from channels.base import CollectingOutputChannel, InputChannel, OnNewMessage, UserMessage
 
 __all__ = ["CHANNEL", "RestInput", "StreamingOutputChannel"]
@@ -59,7 +59,7 @@ class StreamingOutputChannel(CollectingOutputChannel):
 
     async def _flush(self) -> None:
         while self.messages:
-            await self._response.write((compact_json(self.messages.pop(0)) + "\n").encode())
+            await self._response.write(compact_bytes(self.messages.pop(0)) + b"\n")
 
 
 class RestInput(InputChannel):

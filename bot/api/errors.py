@@ -21,14 +21,13 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from bot import __version__
-from bot.jsonio import compact, compact_bytes, loads_fast
+from bot.jsonio import compact_bytes, loads_fast
 
 __all__ = [
     "MAX_TEXT_CHARS",
     "ApiError",
     "bool_query",
     "check_text_length",
-    "compact_json",
     "error_middleware",
     "json_response",
     "number_field",
@@ -61,11 +60,6 @@ _REASONS: Final = {
     500: "InternalError",
     503: "ServiceUnavailable",
 }
-
-
-def compact_json(value: Any) -> str:
-    """Compact JSON that keeps non-ASCII text as it is (`bot.jsonio`)."""
-    return compact(value)
 
 
 def json_response(value: Any, status: int = 200) -> web.Response:
@@ -153,8 +147,6 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
-"""Refuses NaN and Infinity, which are not JSON; one decoder for every request."""
 
 
 async def read_json_body(request: web.Request, missing: str) -> Any:
@@ -170,7 +162,7 @@ async def read_json_body(request: web.Request, missing: str) -> Any:
     except ValueError:
         pass  # another encoding, a lone surrogate, or not JSON: the standard library reads it or words the error
     try:
-        return _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))  # as json.loads does
+        return json.loads(raw, parse_constant=_reject_constant)  # refuses NaN and Infinity, which are not JSON
     except json.JSONDecodeError as exc:
         raise ApiError(
             400,

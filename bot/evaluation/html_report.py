@@ -31,7 +31,7 @@ from bot.evaluation.report_files import (
     STORY_REPORT,
     extractor_confusion_matrix_file,
     extractor_errors_file,
-    )
+)
 from bot.files import write_text
 
 __all__ = ["render_html_report", "write_html_report"]

@@ -52,7 +52,7 @@ from bot.nlu.pipeline_config import (
     resolve_pipeline,
 )
 from bot.nlu.response_selector import ResponseSelector
-from bot.nlu.spacy_import import import_spacy
+from bot.nlu.spacy_import import spacy_version
 from bot.nlu.tokenizer import TokenizedText, Tokenizer, blank_language
 from bot.project.nlu_data import TrainingData
 
@@ -253,8 +253,6 @@ class NLUPipeline:
 
     def save(self, directory: str | Path) -> None:
         """Write the model as a folder (see `bot.nlu.artefact` for its layout)."""
-        about = import_spacy().about
-
         arrays: dict[str, npt.NDArray[Any]] = {"idf": self.featurizer.idf}
         if self.intent_model is not None:
             arrays.update({f"intent_{k}": v for k, v in self.intent_model.arrays().items()})
@@ -264,7 +262,7 @@ class NLUPipeline:
         manifest = {
             "format": artefact.NLU_FORMAT,
             "conductor_version": __version__,
-            "spacy_version": about.__version__,
+            "spacy_version": spacy_version(),
             "fingerprint": self.fingerprint,
             "spec": self.spec.as_dict(),
             "blocks": self.featurizer.block_descriptions(),

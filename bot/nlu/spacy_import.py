@@ -18,7 +18,7 @@ import sys
 import types
 from typing import Any
 
-__all__ = ["import_spacy"]
+__all__ = ["import_spacy", "spacy_version"]
 
 _STAND_INS = ("spacy.cli", "spacy.cli.info")
 
@@ -60,3 +60,8 @@ def _info(*args: Any, **kwargs: Any) -> Any:
     from spacy.cli.info import info
 
     return info(*args, **kwargs)
+
+
+def spacy_version() -> str:
+    """The installed spaCy's version (what a saved model records)."""
+    return str(import_spacy().about.__version__)

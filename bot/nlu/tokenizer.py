@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from bot.errors import ConductorError
-from bot.nlu.spacy_import import import_spacy
+from bot.nlu.spacy_import import import_spacy, spacy_version
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -60,7 +60,7 @@ class Tokenizer:
     def save(self, directory: Path) -> None:
         """The language, model name and spaCy version as JSON; a blank tokenizer's rules in spaCy's own
         serialisation, read back only by another spaCy version (whose own rules may tokenize differently)."""
-        settings = {"language": self.language, "model": self.model, "spacy_version": _spacy_version()}
+        settings = {"language": self.language, "model": self.model, "spacy_version": spacy_version()}
         (directory / _SETTINGS_FILE).write_text(json.dumps(settings), encoding="utf-8")
         if self.model is None:
             cast("SpacyTokenizer", self.nlp.tokenizer).to_disk(directory / _RULES_FILE)
@@ -70,14 +70,14 @@ class Tokenizer:
         path = directory / _SETTINGS_FILE
         try:
             settings = json.loads(path.read_text(encoding="utf-8"))
-            language, model, spacy_version = str(settings["language"]), settings["model"], settings["spacy_version"]
+            language, model, saved_with = str(settings["language"]), settings["model"], settings["spacy_version"]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ConductorError.single(
                 f"the model's tokenizer settings cannot be read ({exc})", path, hint="Train the model again."
             ) from None
         if model is not None:
             return cls(_load_pretrained(str(model)), language, str(model))
-        if spacy_version == _spacy_version():
+        if saved_with == spacy_version():
             return cls(blank_language(language), language, None)
         nlp = _new_blank(language)
         try:
@@ -89,10 +89,6 @@ class Tokenizer:
                 hint="Train the model again.",
             ) from None
         return cls(nlp, language, None)
-
-
-def _spacy_version() -> str:
-    return str(import_spacy().about.__version__)
 
 
 _BLANK_PIPELINES: dict[str, Language] = {}

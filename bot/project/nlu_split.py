@@ -57,9 +57,8 @@ def read_nlu_to_split(paths: Iterable[Path]) -> TrainingData:
             )
             continue
         named = root.is_file()
-        for path, test in [(root, False)] if named else data_files(root):
-            if test:
-                continue
+        files = [root] if named else [path for path, test in data_files(root) if not test]
+        for path in files:
             try:  # each file read once: parsed, then taken as NLU data when it is (a named file always)
                 text = read_text(path, "data file")
                 parsed = parse_yaml(text, path)
