@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -39,7 +40,7 @@ and as much as in a new conversation."""
 LONG_MESSAGES = 150
 
 
-async def measure(model: Path) -> tuple[list[float], float, int]:
+async def measure(model: Path) -> tuple[list[float], dict[int, tuple[float, float]]]:
     texts = CONVERSATION_TEXT if nlu_available() else CONVERSATION_PAYLOADS
     runtime = Runtime(load_model(model))
     await runtime.start()
@@ -60,6 +61,7 @@ async def measure(model: Path) -> tuple[list[float], float, int]:
         started = time.process_time()
         await asyncio.gather(*(converse(f"r{round_number}-{i}", CONVERSATIONS_EACH) for i in range(SENDERS)))
         new.append((time.process_time() - started) / (SENDERS * CONVERSATIONS_EACH * len(texts)))
+
     async def timed(sender: Callable[[int], str]) -> float:
         started = time.process_time()
         for number in range(LONG_MESSAGES):
@@ -74,14 +76,19 @@ async def measure(model: Path) -> tuple[list[float], float, int]:
         events = len((await runtime.tracker("long")).events)
         # rounds of the long conversation alternate with rounds of new ones sent the same way (one sender),
         # so that other load on the machine weighs on both alike
-        in_long, in_new = [], []
+        in_long: list[float] = []
+        in_new: list[float] = []
         for round_number in range(ROUNDS):
-            in_long.append(await timed(lambda number: "long"))
-            prefix = f"one-{wanted}-{round_number}"
-            in_new.append(await timed(lambda number, prefix=prefix: f"{prefix}-{number // len(texts)}"))
+            in_long.append(await timed(lambda _number: "long"))
+            in_new.append(await timed(partial(_new_sender, f"one-{wanted}-{round_number}", len(texts))))
         long[events] = (statistics.median(in_long), statistics.median(in_new))
     await runtime.close()
     return new, long
+
+
+def _new_sender(prefix: str, messages_each: int, number: int) -> str:
+    """The sender of message `number` when each conversation of `prefix` has `messages_each` messages."""
+    return f"{prefix}-{number // messages_each}"
 
 
 def main() -> None:

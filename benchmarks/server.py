@@ -222,7 +222,7 @@ class Users:
         sender = f"{run}-long"
         sent = 0
         while True:
-            for text in self.messages * 100:
+            for text in list(self.messages) * 100:
                 await self.say(sender, text)
             sent += len(self.messages) * 100
             events = await count_events(sender)

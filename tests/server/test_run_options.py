@@ -28,7 +28,7 @@ KEY_PASSWORD = "correct horse battery staple"
 GREETING = [{"recipient_id": "op", "text": "Hey! How are you?"}]
 
 
-def _bot_run(model: Path, tmp_path: Path, *options: str, env: dict[str, str] | None = None) -> tuple[list[str], int]:
+def _bot_run(model: Path, tmp_path: Path, *options: str) -> tuple[list[str], int]:
     port = unused_port()
     endpoints = tmp_path / "endpoints.yml"
     endpoints.write_text("")

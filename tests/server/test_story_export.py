@@ -23,7 +23,6 @@ from bot.dialogue.events import (
     UserUtteranceReverted,
     UserUttered,
 )
-from bot.dialogue.processor import parse_intent_payload
 from bot.dialogue.story_events import conversation_stories, split_sessions, story_steps
 from bot.dialogue.story_test import StoryTestResult, run_test_stories
 from bot.dialogue.tracker import DialogueStateTracker
@@ -81,18 +80,14 @@ def _stories(text: str) -> list[dict[str, Any]]:
 
 
 def _replay(served: Served, text: str) -> list[StoryTestResult]:
-    """The exported stories, read as test stories and checked against the served model; user texts parsed as
-    `rasa test` parses them (an `/intent` payload by itself, anything else by the NLU)."""
+    """The exported stories, read as test stories and checked against the served model (the story checker reads
+    an `/intent` payload by itself and anything else with the NLU, as `rasa test` does)."""
     model = served.runtime.model
     assert model.dialogue is not None
     warnings: list[Problem] = []
     blocks = parse_stories(parse_yaml(text, "story response"), "story response", test=True, warnings=warnings)
     assert warnings == []
-
-    def parse(message: str) -> dict[str, Any]:
-        return parse_intent_payload(message, model.domain) or model.parse(message)
-
-    return run_test_stories(model.dialogue, blocks, parse=parse)
+    return run_test_stories(model.dialogue, blocks, parse=model.parse)
 
 
 async def _post_events(served: Served, sender: str, events: list[dict[str, Any]]) -> None:
@@ -242,13 +237,6 @@ async def test_entities_slots_and_the_form_are_in_the_story(formbot: Served) -> 
 # --- the conversion itself, on hand-built trackers ---------------------------------------------------------
 
 
-def _tracker(sender: str, events: list[Event]) -> DialogueStateTracker:
-    tracker = DialogueStateTracker(sender)
-    for event in events:
-        tracker.update(event)
-    return tracker
-
-
 def _user(text: str | None, intent: str | None, entities: list[dict[str, Any]] | None = None,
           **extra: Any) -> UserUttered:
     parse_data = {"intent": {"name": intent, "confidence": 0.9, **extra}, "entities": entities or [], "text": text}
@@ -290,7 +278,7 @@ def test_the_steps_of_a_conversation_with_an_entity_a_slot_and_a_loop() -> None:
         ActiveLoopStep(None),
         ActionStep("action_restart"),
     ]
-    [block] = conversation_stories(_tracker("trip", events))
+    [block] = conversation_stories(DialogueStateTracker.from_events("trip", events))
     text = dump_stories([block])
     assert "    user: |-\n      a trip to [Berlin](city) [tomorrow]{" in text
     [read] = parse_stories(parse_yaml(text, "exported"), "exported", test=True)
@@ -316,7 +304,7 @@ def test_entities_that_cannot_be_annotated_are_listed() -> None:
         UserStep("faq/ask_name", [StoryEntity("topic", ANY_VALUE)]),
         UserStep(None, user_text="hmm"),
     ]
-    text = dump_stories(conversation_stories(_tracker("x", events)))
+    text = dump_stories(conversation_stories(DialogueStateTracker.from_events("x", events)))
     [read] = parse_stories(parse_yaml(text, "exported"), "exported", test=True)
     assert read.steps == story_steps(events)
 
@@ -334,12 +322,12 @@ def test_sessions_start_at_action_session_start() -> None:
     ]
     events = [event.at(float(second)) for second, event in enumerate(events)]
     assert [len(session) for session in split_sessions(events)] == [1, 5, 2]
-    tracker = _tracker("s", events)
+    tracker = DialogueStateTracker.from_events("s", events)
     every = conversation_stories(tracker, all_sessions=True)
     assert [block.name for block in every] == ["s, story 1", "s, story 2", "s, story 3"]
     assert every[1].steps == [UserStep("greet", user_text="/greet"), ActionStep("utter_greet")]
     [latest] = conversation_stories(tracker)
     assert (latest.name, latest.steps) == ("s", [SlotWasSetStep({"name": "Ada"})])
-    assert conversation_stories(_tracker("empty", []), all_sessions=True) == []
+    assert conversation_stories(DialogueStateTracker.from_events("empty", []), all_sessions=True) == []
     [until_the_first] = conversation_stories(tracker.travel_back_in_time(0.0), all_sessions=True)
     assert (until_the_first.name, until_the_first.steps) == ("s", [UserStep("greet", user_text="/greet")])
