@@ -11,9 +11,11 @@ import asyncio
 import http.client
 import json
 import os
+import ssl
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,7 +34,33 @@ POLL_SECONDS = 0.05
 OUTPUT_TAIL = 5000
 """How much of a server's output (its end) a failure shows."""
 
-_direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # local servers: never through a proxy
+_direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+# --- talking to a local server ---------------------------------------------------------------------------------
+
+
+def open_local(
+    request: str | urllib.request.Request, *, timeout: float, context: ssl.SSLContext | None = None
+) -> Any:
+    """`urllib.request.urlopen` for the test's own servers: never through a proxy that the environment names
+    (`HTTP_PROXY`, which a machine may set for its package registries), and HTTPS verified with `context`."""
+    if context is None:
+        return _direct.open(request, timeout=timeout)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context))
+    return opener.open(request, timeout=timeout)
+
+
+def json_request(url: str, body: Any = None, *, context: ssl.SSLContext | None = None) -> tuple[int, Any]:
+    """POST `body` as JSON to a local server (GET without one): the status and the JSON answer, error statuses
+    included (None for an empty body)."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with open_local(request, timeout=15, context=context) as response:
+            return int(response.status), json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
 
 
 # --- waiting for a server --------------------------------------------------------------------------------------

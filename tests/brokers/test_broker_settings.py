@@ -4,12 +4,10 @@ publishing the events of its turns and of its HTTP API (a real server process, a
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,7 @@ from bot.brokers.pika import DEFAULT_EXCHANGE, DEFAULT_QUEUE, PikaEventBroker
 from bot.config import load_endpoints
 from bot.errors import ConductorError
 from tests.conftest import REPO_ROOT
-from tests.process_helpers import wait_until_healthy
+from tests.process_helpers import json_request, wait_until_healthy
 
 from .helpers import RABBITMQ_HOST, RABBITMQ_PORT, RABBITMQ_URL, Rabbit
 
@@ -122,10 +120,9 @@ def test_bot_run_reports_a_bad_broker_without_a_traceback(tmp_path: Path, dialog
 
 
 def _request(url: str, body: Any = None) -> Any:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=15) as response:
-        return json.loads(response.read())
+    status, answer = json_request(url, body)
+    assert status == 200, (status, answer)
+    return answer
 
 
 async def test_bot_run_publishes_what_its_turns_and_its_api_store(

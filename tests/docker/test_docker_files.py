@@ -27,6 +27,7 @@ from bot.stores.lock_store import create_lock_store
 from bot.stores.redis_lock import RedisLockStore
 from bot.stores.sql import SQLTrackerStore
 from bot.stores.tracker_store import create_tracker_store
+from tests.process_helpers import open_local
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DOCKER_DIR = REPO_ROOT / "docker"
@@ -272,7 +273,7 @@ def free_port() -> int:
 
 def health_status(port: int) -> int | None:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
+        with open_local(f"http://127.0.0.1:{port}/health", timeout=2) as response:
             status: int = response.status
             return status
     except urllib.error.HTTPError as exc:
@@ -299,6 +300,11 @@ def test_the_start_command_trains_serves_health_and_stops_on_sigterm(project: Pa
         assert [p.name for p in (project / "models").iterdir()], "the entrypoint did not train a model"
         assert (project / "bot.db").exists(), "the SQLite tracker store from BOT_ENDPOINTS was not used"
         probe = subprocess.run(healthcheck_command(), env=environ, timeout=10, capture_output=True)
+        assert probe.returncode == 0, probe.stderr
+        # a proxy in the container's environment (for the bot's outgoing calls) is not asked for /health
+        dead_proxy = f"http://127.0.0.1:{free_port()}"
+        proxied = {**environ, "HTTP_PROXY": dead_proxy, "http_proxy": dead_proxy, "NO_PROXY": "", "no_proxy": ""}
+        probe = subprocess.run(healthcheck_command(), env=proxied, timeout=10, capture_output=True)
         assert probe.returncode == 0, probe.stderr
         server.send_signal(signal.SIGTERM)  # exec: the signal reaches `bot run` itself, not a shell
         output = server.communicate(timeout=30)[0]

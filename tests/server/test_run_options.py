@@ -4,7 +4,6 @@ the environment (AUTH_TOKEN, JWT_SECRET, SSL_PASSWORD), one channel alone (--con
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import ssl
@@ -16,13 +15,12 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiohttp.test_utils import unused_port
 
 from tests.conftest import REPO_ROOT
-from tests.process_helpers import wait_until_healthy_sync
+from tests.process_helpers import json_request, open_local, wait_until_healthy_sync
 
 KEY_PASSWORD = "correct horse battery staple"
 GREETING = [{"recipient_id": "op", "text": "Hey! How are you?"}]
@@ -62,18 +60,10 @@ def _output(process: subprocess.Popen[bytes]) -> str:
     return process.stdout.read().decode(errors="replace")
 
 
-def _post(url: str, body: Any, context: ssl.SSLContext | None = None) -> tuple[int, Any]:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=15, context=context) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
-
 
 def _get(url: str) -> int:
     try:
-        with urllib.request.urlopen(url, timeout=15) as response:
+        with open_local(url, timeout=15) as response:
             return int(response.status)
     except urllib.error.HTTPError as error:
         return error.code
@@ -105,7 +95,7 @@ def _wait_for_https(base: str, context: ssl.SSLContext, process: subprocess.Pope
     deadline = time.monotonic() + 30
     while True:
         try:
-            with urllib.request.urlopen(f"{base}/health", timeout=2, context=context) as response:
+            with open_local(f"{base}/health", timeout=2, context=context) as response:
                 if response.status == 200:
                     return
         except (urllib.error.URLError, ConnectionError, TimeoutError):
@@ -126,15 +116,13 @@ def test_https_with_the_key_password_from_the_environment(
     with _serving(command, env={"SSL_PASSWORD": KEY_PASSWORD}) as process:
         base = f"https://localhost:{port}"
         _wait_for_https(base, trusting, process)
-        assert _post(f"{base}/webhooks/rest/webhook", {"sender": "op", "message": "/greet"}, trusting) == (
-            200,
-            GREETING,
-        )
+        say = f"{base}/webhooks/rest/webhook"
+        assert json_request(say, {"sender": "op", "message": "/greet"}, context=trusting) == (200, GREETING)
         # the same port does not speak plain HTTP, and a client that does not trust the certificate is refused
         with pytest.raises((urllib.error.URLError, ConnectionError)):
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5)
+            open_local(f"http://127.0.0.1:{port}/health", timeout=5)
         with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
-            urllib.request.urlopen(f"{base}/health", timeout=5, context=ssl.create_default_context())
+            open_local(f"{base}/health", timeout=5, context=ssl.create_default_context())
         process.send_signal(signal.SIGTERM)
         assert process.wait(15) == 0
         output = _output(process)
@@ -199,7 +187,7 @@ def test_the_connector_option_serves_that_channel_alone(trained_model: Path, tmp
     base = f"http://127.0.0.1:{port}"
     with _serving(command) as process:
         wait_until_healthy_sync(base, processes=[process])
-        assert _post(f"{base}/webhooks/rest/webhook", {"sender": "op", "message": "/greet"}) == (200, GREETING)
+        assert json_request(f"{base}/webhooks/rest/webhook", {"sender": "op", "message": "/greet"}) == (200, GREETING)
         assert _get(f"{base}/socket.io/?EIO=4&transport=polling") == 404
     # without --connector, the same credentials serve both
     command, port = _bot_run(trained_model, tmp_path)
@@ -215,7 +203,7 @@ def test_debug_logs_to_the_log_file_and_quiet_keeps_only_warnings(trained_model:
     base = f"http://127.0.0.1:{port}"
     with _serving(command) as process:
         wait_until_healthy_sync(base, processes=[process])
-        _post(f"{base}/webhooks/rest/webhook", {"sender": "op", "message": "/greet"})
+        json_request(f"{base}/webhooks/rest/webhook", {"sender": "op", "message": "/greet"})
         process.send_signal(signal.SIGTERM)
         assert process.wait(15) == 0
         console = _output(process)

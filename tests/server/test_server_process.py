@@ -11,8 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,19 +19,9 @@ import pytest
 from aiohttp.test_utils import unused_port
 
 from tests.conftest import REPO_ROOT
-from tests.process_helpers import wait_until_healthy_sync
+from tests.process_helpers import json_request, wait_until_healthy_sync
 
 SLOW_SERVER = Path(__file__).with_name("slow_action_server.py")
-
-
-def _request(url: str, body: Any = None) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=15) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
 
 
 @pytest.fixture
@@ -74,13 +62,13 @@ def slow_server(trained_model: Path, project_files: tuple[Path, Path, Path]) -> 
 def test_sigterm_finishes_the_turn_in_flight_and_exits_0(slow_server: tuple[Any, str, Path]) -> None:
     process, base, database = slow_server
     wait_until_healthy_sync(base, processes=[process])
-    assert _request(f"{base}/webhooks/rest/webhook", {"sender": "p1", "message": "/greet"}) == (
+    assert json_request(f"{base}/webhooks/rest/webhook", {"sender": "p1", "message": "/greet"}) == (
         200,
         [{"recipient_id": "p1", "text": "Hey! How are you?"}],
     )
     answers: list[tuple[int, Any]] = []
     in_flight = threading.Thread(
-        target=lambda: answers.append(_request(f"{base}/conversations/p1/execute", {"name": "action_slow"}))
+        target=lambda: answers.append(json_request(f"{base}/conversations/p1/execute", {"name": "action_slow"}))
     )
     in_flight.start()
     time.sleep(0.3)
@@ -128,7 +116,7 @@ def test_the_server_answers_and_stops_on_sigterm_with_turns_in_flight(
 
         def converse(sender: str) -> None:
             with contextlib.suppress(OSError):  # a request sent after the server stopped listening fails
-                answers[sender] = _request(f"{base}/webhooks/rest/webhook", {"sender": sender, "message": "/greet"})
+                answers[sender] = json_request(f"{base}/webhooks/rest/webhook", {"sender": sender, "message": "/greet"})
 
         threads = [threading.Thread(target=converse, args=(f"c{i}",)) for i in range(60)]
         for thread in threads:
@@ -164,7 +152,7 @@ def test_bot_run_without_a_tracker_cache_reads_each_conversation_from_the_store(
     try:
         wait_until_healthy_sync(base, processes=[process])
         say = f"{base}/webhooks/rest/webhook"
-        assert _request(say, {"sender": "nc", "message": "/greet"})[1] == [
+        assert json_request(say, {"sender": "nc", "message": "/greet"})[1] == [
             {"recipient_id": "nc", "text": "Hey! How are you?"}
         ]
         with sqlite3.connect(database) as connection:
@@ -173,13 +161,13 @@ def test_bot_run_without_a_tracker_cache_reads_each_conversation_from_the_store(
                 "INSERT INTO events (sender_id, seq, type_name, timestamp, data) VALUES (?, ?, ?, ?, ?)",
                 ("nc", last + 1, "bot", time.time(), json.dumps({"event": "bot", "text": "from another writer"})),
             )
-        status, tracker = _request(f"{base}/conversations/nc/tracker")
+        status, tracker = json_request(f"{base}/conversations/nc/tracker")
         assert status == 200
         assert tracker["latest_message"]["intent"]["name"] == "greet"
         assert "from another writer" in [event.get("text") for event in tracker["events"]]
         # the history read back still drives the dialogue: a sad mood, then "no", ends with a goodbye
-        _request(say, {"sender": "nc", "message": "/mood_unhappy"})
-        assert _request(say, {"sender": "nc", "message": "/deny"})[1] == [{"recipient_id": "nc", "text": "Bye"}]
+        json_request(say, {"sender": "nc", "message": "/mood_unhappy"})
+        assert json_request(say, {"sender": "nc", "message": "/deny"})[1] == [{"recipient_id": "nc", "text": "Bye"}]
     finally:
         process.send_signal(signal.SIGTERM)
         try:
