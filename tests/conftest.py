@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -14,6 +15,19 @@ NLU_DATA = SHARED_DATA / "nlu"
 PROJECT_NAMES = sorted(
     p.name for p in RASA_PROJECTS.iterdir() if p.is_dir() and (p / "domain.yml").exists()
 ) if RASA_PROJECTS.exists() else []
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+
+
+def _keep_requests_off_proxies() -> None:
+    """Every server the tests talk to runs on this machine (the stand-ins of Slack's and Telegram's APIs too),
+    and the SDKs honour the proxy variables, slack-sdk even for hosts in NO_PROXY: on a machine that sets one
+    (for its package registries, say) the tests' requests would go to the proxy. The suite installs nothing, so
+    it drops them, for this process and the servers it starts."""
+    for name in PROXY_VARIABLES:
+        os.environ.pop(name, None)
+
+
+_keep_requests_off_proxies()
 
 
 @pytest.fixture(scope="session")
