@@ -1,7 +1,8 @@
 """Instructions per message of the runtime, counted by valgrind: a figure that other load on the machine does
 not move, for telling whether a change made the runtime cheaper.
 
-Run: `.venv/bin/python benchmarks/instructions.py [--long]` (needs valgrind; about 2 minutes, 7 with --long).
+Run: `.venv/bin/python benchmarks/instructions.py [--long] [--server]` (needs valgrind; about 2 minutes, 7 with
+--long, 5 more with --server).
 
 Wall-clock and CPU-time figures of this machine kind vary by ±10 % from run to run (a shared virtual machine),
 which hides most single changes. valgrind's callgrind counts the instructions a process executes instead. The
@@ -10,6 +11,12 @@ great", "bye", stores in memory, the server's garbage-collector settings, then c
 runs does not count), once with SHORT and once with LONG conversations per sender; the difference divided by the
 extra messages leaves out start-up (imports, loading the model). Repeated runs agree within about 3 %
 (addresses, and so the hashing of objects, differ between runs). Printed: instructions per message.
+
+`--server` counts the whole `bot run` process instead (`bot.server.run` with the SQLite tracker store, as
+`benchmarks/server.py` starts it), its threads included, while an aiohttp client in this process sends the
+same conversations over the REST channel (SERVER_ROUNDS more conversations per sender in the second run): the
+runtime plus HTTP, the REST channel, the store and the event loop. Its difference from the runtime's figure is
+what serving costs on top of the runtime.
 """
 
 from __future__ import annotations
@@ -20,20 +27,36 @@ import gc
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+import aiohttp
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from server import CONVERSATION_PAYLOADS, CONVERSATION_TEXT, REPO, nlu_available, train
+from server import (
+    CONVERSATION_PAYLOADS,
+    CONVERSATION_TEXT,
+    REPO,
+    SERVER,
+    endpoints_for,
+    free_port,
+    nlu_available,
+    train,
+)
 
 SENDERS = 32
 SHORT = 2
 LONG = 7
 """Conversations per sender in the two counted runs: (LONG - SHORT) * SENDERS * 3 messages are compared."""
 LONG_EVENTS = 10_000
+SERVER_ROUNDS = (1, 6)
+"""With --server: conversations per sender in the two counted runs of the server process."""
+SERVER_START_SECONDS = 600
+"""How long the server may take to answer /health under valgrind (about a minute here)."""
 """With --long: the same number of messages counted in one conversation that already holds this many events
 (building it takes about 2 minutes under valgrind)."""
 
@@ -70,21 +93,80 @@ async def converse(model: Path, conversations: int, long_events: int = 0) -> Non
     await runtime.close()
 
 
+VALGRIND = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable]
+
+
+def collected(returncode: int, stderr: str) -> int:
+    """The instruction count callgrind printed at the end of a run."""
+    found = re.search(r"Collected : (\d+)", stderr)
+    if returncode != 0 or found is None:
+        raise SystemExit(f"valgrind failed (exit {returncode}):\n{stderr[-2000:]}")
+    return int(found.group(1))
+
+
 def counted(model: Path, conversations: int, long_events: int = 0) -> int:
     """Instructions of a whole run of this script's `--converse` mode, as callgrind reports them."""
     result = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__,
-         "--converse", str(model), str(conversations), str(long_events)],
+        [*VALGRIND, __file__, "--converse", str(model), str(conversations), str(long_events)],
         cwd=REPO,
         env={**os.environ, "PYTHONHASHSEED": "0"},
         capture_output=True,
         text=True,
         check=False,
     )
-    found = re.search(r"Collected : (\d+)", result.stderr)
-    if result.returncode != 0 or found is None:
-        raise SystemExit(f"valgrind failed (exit {result.returncode}):\n{result.stderr[-2000:]}")
-    return int(found.group(1))
+    return collected(result.returncode, result.stderr)
+
+
+async def talk_to_server(base: str, conversations: int) -> None:
+    """Waits for the server's /health, then SENDERS users each hold `conversations` conversations over REST."""
+    texts = CONVERSATION_TEXT if nlu_available() else CONVERSATION_PAYLOADS
+    async with aiohttp.ClientSession() as session:
+        for _ in range(SERVER_START_SECONDS):
+            try:
+                async with session.get(f"{base}/health") as response:
+                    if response.status == 200:
+                        break
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(1)
+        else:
+            raise SystemExit(f"the server under valgrind did not answer /health within {SERVER_START_SECONDS} s")
+
+        async def user(number: int) -> None:
+            for conversation in range(conversations):
+                for text in texts:
+                    body = {"sender": f"u{number}-{conversation}", "message": text}
+                    async with session.post(f"{base}/webhooks/rest/webhook", json=body) as response:
+                        await response.read()
+                        if response.status != 200:
+                            raise SystemExit(f"the server answered {response.status}")
+
+        await asyncio.gather(*(user(number) for number in range(SENDERS)))
+
+
+def counted_server(model: Path, folder: Path, conversations: int) -> int:
+    """Instructions of a whole `bot.server.run` process (SQLite store) that served `conversations` per sender,
+    from start to its exit on SIGTERM."""
+    run = folder / f"server-{conversations}"
+    run.mkdir()
+    endpoints, credentials = run / "endpoints.yml", run / "credentials.yml"
+    endpoints.write_text(endpoints_for("sqlite", "count").replace("{folder}", str(run)))
+    credentials.write_text("rest:\n")
+    port = free_port()
+    server = subprocess.Popen(
+        [*VALGRIND, "-c", SERVER, str(model), str(endpoints), str(credentials), str(port)],
+        cwd=REPO,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        asyncio.run(talk_to_server(f"http://127.0.0.1:{port}", conversations))
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, stderr = server.communicate()
+    return collected(server.returncode, stderr)
 
 
 def main() -> None:
@@ -92,6 +174,7 @@ def main() -> None:
     parser.add_argument(
         "--long", action="store_true", help=f"also count a message in one conversation of {LONG_EVENTS:,} events"
     )
+    parser.add_argument("--server", action="store_true", help="also count the whole server process per message")
     parser.add_argument("--converse", nargs=3, metavar=("MODEL", "CONVERSATIONS", "LONG"), help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.converse:
@@ -109,6 +192,11 @@ def main() -> None:
         if arguments.long:
             short, long = counted(model, SHORT, LONG_EVENTS), counted(model, LONG, LONG_EVENTS)
             print(f"the same in one conversation of {LONG_EVENTS:,} events: {(long - short) / messages:,.0f}")
+        if arguments.server:
+            few, many = (counted_server(model, Path(folder), rounds) for rounds in SERVER_ROUNDS)
+            served = (SERVER_ROUNDS[1] - SERVER_ROUNDS[0]) * SENDERS * len(CONVERSATION_TEXT)
+            print(f"server process instructions per message (REST, SQLite store, {served} messages): "
+                  f"{(many - few) / served:,.0f}")
 
 
 if __name__ == "__main__":
