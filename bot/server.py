@@ -41,7 +41,7 @@ from bot import LOG_FORMAT
 from bot.api.auth import ApiAuth
 from bot.api.conversations import conversation_routes
 from bot.api.cors import cors_middleware, cors_response_headers
-from bot.api.errors import error_middleware
+from bot.api.errors import error_middleware, quiet_client_protocol_errors
 from bot.api.metrics import ServerMetrics
 from bot.api.model_routes import model_routes
 from bot.api.service_routes import hello, service_routes
@@ -100,6 +100,7 @@ def create_app(
             credentials = load_credentials(credentials) if credentials is not None else Credentials()
         channels = channels_from_credentials(credentials)
     state = ServerState(runtime, channels, ApiAuth(auth_token, jwt_secret, jwt_method), ServerMetrics())
+    quiet_client_protocol_errors()
     middlewares: list[Middleware] = [error_middleware]
     if cors:
         middlewares.insert(0, cors_middleware(cors))

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 
 from bot import __version__
@@ -32,6 +33,7 @@ __all__ = [
     "json_response",
     "number_field",
     "object_field",
+    "quiet_client_protocol_errors",
     "read_json_body",
     "read_json_object",
     "string_field",
@@ -40,12 +42,12 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 HELP_URL: Final = "https://rasa.com/docs/rasa/pages/http-api"
+"""Where the API is documented (Conductor follows Rasa's HTTP API)."""
 
 MAX_TEXT_CHARS: Final = 10_000
 """The longest user message accepted. The NLU's time grows with the text (about 30 ms for 10,000 characters
 of the worst kind, measured on the rasa-init bot) and runs on the event loop, so a longer text would stall
 every other conversation; no chat platform sends messages this long in one piece."""
-"""Where the API is documented (Conductor follows Rasa's HTTP API)."""
 
 _REASONS: Final = {
     400: "BadRequest",
@@ -62,8 +64,10 @@ _REASONS: Final = {
 }
 
 
-def json_response(value: Any, status: int = 200) -> web.Response:
-    return web.Response(body=compact_bytes(value), status=status, content_type="application/json", charset="utf-8")
+def json_response(value: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
+    return web.Response(
+        body=compact_bytes(value), status=status, content_type="application/json", charset="utf-8", headers=headers
+    )
 
 
 class ApiError(Exception):
@@ -77,6 +81,7 @@ class ApiError(Exception):
         reason: str | None = None,
         details: Mapping[str, Any] | None = None,
         help_url: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -84,6 +89,7 @@ class ApiError(Exception):
         self.reason = reason or _REASONS.get(status, "Error")
         self.details = dict(details or {})
         self.help_url = help_url
+        self.headers = dict(headers or {})
 
     def body(self) -> dict[str, Any]:
         return {
@@ -97,7 +103,7 @@ class ApiError(Exception):
         }
 
     def response(self) -> web.Response:
-        return json_response(self.body(), self.status)
+        return json_response(self.body(), self.status, self.headers)
 
 
 def _from_http_exception(exc: web.HTTPException, request: web.Request) -> ApiError:
@@ -112,6 +118,7 @@ def _from_http_exception(exc: web.HTTPException, request: web.Request) -> ApiErr
             405,
             f"{request.method} is not allowed on {request.path}; use {', '.join(allowed)}.",
             details={"allowed_methods": allowed},
+            headers={"Allow": ", ".join(allowed)},  # RFC 9110 15.5.6: a 405 names the methods that are allowed
         )
     return ApiError(exc.status, exc.reason, reason=_REASONS.get(exc.status))
 
@@ -141,6 +148,29 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return ApiError(
             500, "An unexpected error occurred; the server log has the details.", reason="InternalError"
         ).response()
+
+
+class _ClientProtocolErrors(logging.Filter):
+    """aiohttp logs a request that is not valid HTTP (a bad header byte, a request line too long) as an error
+    with its traceback, then answers it with a 400. The mistake is the client's: this makes it one warning line
+    without the traceback, which a client sending such requests on purpose would otherwise fill the log with."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            what = " ".join(str(error.message).split())[:200] or type(error).__name__
+            record.msg = f"{record.getMessage()}: not valid HTTP ({what}); answered {error.code or 400}"
+            record.args = ()
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
+        return True
+
+
+def quiet_client_protocol_errors() -> None:
+    """Log requests that are not valid HTTP in one line (`_ClientProtocolErrors`, on aiohttp's server logger)."""
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(existing, _ClientProtocolErrors) for existing in server_log.filters):
+        server_log.addFilter(_ClientProtocolErrors())
 
 
 def _reject_constant(name: str) -> Any:

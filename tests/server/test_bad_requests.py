@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 import pytest
@@ -112,3 +114,35 @@ async def test_messages_up_to_the_length_limit_are_handled(served: Served) -> No
         _check_error(error, 400)
         assert error["details"]["limit_chars"] == MAX_TEXT_CHARS
     assert await served.store.keys() == ["long"]
+
+
+async def test_a_wrong_method_names_the_allowed_ones(served: Served) -> None:
+    response = await served.client.request("TRACE", "/conversations/s/tracker/events")
+    assert response.status == 405
+    assert response.headers["Allow"] == "POST, PUT"  # RFC 9110: a 405 says which methods are allowed
+    assert (await response.json())["details"]["allowed_methods"] == ["POST", "PUT"]
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET /health HTTP/1.1\r\nHost: x\r\nX-Probe: \x00\r\n\r\n",  # a NUL in a header value
+        b"GET /" + b"x" * 20_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",  # a request line too long
+    ],
+)
+async def test_a_request_that_is_not_http_is_refused_with_one_log_line(
+    served: Served, request_bytes: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = served.client.server
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    writer.write(request_bytes)
+    await writer.drain()
+    status_line = await reader.readline()
+    writer.close()
+    await writer.wait_closed()
+    assert status_line.split()[1] in (b"400", b"414", b"431")
+    logged = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert logged, "the refused request was not logged"
+    assert all(r.levelno == logging.WARNING and r.exc_info is None and "not valid HTTP" in r.getMessage()
+               for r in logged), [(r.levelname, r.getMessage()) for r in logged]
+    assert (await served.client.get("/health")).status == 200  # the server goes on serving
