@@ -42,7 +42,8 @@ from channels.base import CollectingOutputChannel, OutputChannel, new_message_id
 
 __all__ = ["conversation_routes"]
 
-_ID: Final = "{conversation_id:.+}"
+_ID: Final = r"{conversation_id:[\s\S]+}"
+"""Any conversation id, `/` and line breaks included (a REST sender id may hold either)."""
 
 Handler = Callable[[web.Request, ServerState, str], Awaitable[web.StreamResponse]]
 

@@ -241,14 +241,18 @@ def _wrong_type(name: str, expected: str, value: Any) -> ApiError:
     )
 
 
-def string_field(body: Mapping[str, Any], name: str, *, required: bool = False) -> str | None:
-    """`body[name]` as text; a missing or empty required field, or a value that is not text, is a 400."""
+def string_field(
+    body: Mapping[str, Any], name: str, *, required: bool = False, empty_ok: bool = False
+) -> str | None:
+    """`body[name]` as text; a missing required field, an empty one (unless `empty_ok`), or a value that is not
+    text, is a 400. An empty field that is not required counts as absent (None)."""
     value = body.get(name)
-    if value is None or value == "":
+    if value is None or (value == "" and not empty_ok):
         if required:
+            problem = "is empty in" if value == "" else "is missing from"
             raise ApiError(
                 400,
-                f"'{name}' is missing from the request body.",
+                f"'{name}' {problem} the request body.",
                 details={"parameter": name, "in": "body"},
                 help_url=HELP_URL,
             )

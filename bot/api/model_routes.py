@@ -56,7 +56,7 @@ async def parse(request: web.Request, state: ServerState) -> web.StreamResponse:
         "No text message defined in request_body. Add text message to request body in order to obtain the "
         "intent and extracted entities.",
     )
-    text = string_field(body, "text", required=True)
+    text = string_field(body, "text", required=True, empty_ok=True)  # as Rasa: an empty text, no intent
     assert text is not None
     check_text_length(text, "text")
     message_id = string_field(body, "message_id")

@@ -42,6 +42,7 @@ CASES: list[tuple[str, str, Any, int, str]] = [
     ("POST", "/conversations/s/trigger_intent", {"name": "fly"}, 404, "does not exist in the domain"),
     ("POST", "/conversations/s/execute", {"name": "utter_greet"}, 404, "Conversation ID not found"),
     ("POST", "/conversations/s/execute", {"name": 5}, 400, "'name' must be a string"),
+    ("POST", "/conversations/s/execute", {"name": ""}, 400, "'name' is empty"),
     ("POST", "/conversations/s/predict", None, 404, "Conversation ID not found"),
     ("GET", "/conversations/s/tracker?include_events=MOST", None, 400, "include_events"),
     ("POST", "/model/parse", "just text", 400, "must be a JSON object"),

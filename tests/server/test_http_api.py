@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import yaml
@@ -161,6 +162,8 @@ async def test_parse(api: Served) -> None:
     assert parsed["text"] == "/mood_great"
     assert parsed["message_id"] == "m-1"
     await _json(api, "POST", "/model/parse", {"message_id": "m-1"}, 400)
+    empty = await _json(api, "POST", "/model/parse", {"text": ""})  # as in Rasa: parsed, with no intent
+    assert empty["text"] == "" and empty["entities"] == [] and empty["intent"].get("name") is None
 
 
 async def test_the_domain_as_json_or_yaml(api: Served) -> None:
@@ -198,11 +201,9 @@ async def test_put_model_swaps_while_a_turn_is_in_flight(api: Served, second_mod
     assert (await _json(api, "GET", "/status"))["model_file"] == str(second_model)
 
 
-async def test_conversation_ids_may_hold_slashes_and_any_text(api: Served) -> None:
-    sender = "slack/T01/C02 ümlaut"
+@pytest.mark.parametrize("sender", ["slack/T01/C02 ümlaut", "two\nlines"])
+async def test_conversation_ids_may_hold_slashes_and_any_text(api: Served, sender: str) -> None:
     await say(api, sender, "/greet")
-    from urllib.parse import quote
-
     tracker = await _json(api, "GET", f"/conversations/{quote(sender)}/tracker")
     assert tracker["sender_id"] == sender
     assert tracker["events"] == await api.stored(sender)

@@ -8,6 +8,7 @@ import yaml
 from server_helpers import Served
 
 from bot.api.service_routes import OPENAPI_FILE
+from bot.dialogue.events import event_names
 
 METHODS = {"get", "post", "put", "delete", "patch", "options", "head"}
 
@@ -52,3 +53,8 @@ def test_every_reference_resolves() -> None:
         for part in reference.split("/"):
             assert part in node, reference
             node = node[part]
+
+
+def test_the_event_names_are_those_the_server_reads() -> None:
+    spec = yaml.safe_load(OPENAPI_FILE.read_text())
+    assert spec["components"]["schemas"]["Event"]["properties"]["event"]["enum"] == event_names()
