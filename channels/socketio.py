@@ -30,7 +30,9 @@ import socketio
 from aiohttp import web
 from jwt.algorithms import get_default_algorithms, has_crypto
 
+from bot.api.errors import MAX_TEXT_CHARS
 from bot.errors import ConductorError, Problem, Severity
+from bot.jsonio import lone_surrogate
 from channels.base import InputChannel, OnNewMessage, OutputChannel, UserMessage
 
 __all__ = ["CHANNEL", "SocketIOInput", "SocketIOOutput", "SocketIOSettings"]
@@ -342,6 +344,15 @@ class SocketIOInput(InputChannel):
         else:
             sender_id = sid
         text = data.get("message")
+        if isinstance(text, str) and len(text) > MAX_TEXT_CHARS:
+            logger.warning("Ignored a socket.io message of %d characters from %s (the server accepts at most %d)",
+                           len(text), sender_id, MAX_TEXT_CHARS)
+            return
+        surrogate = lone_surrogate(data)
+        if surrogate is not None:
+            logger.warning("Ignored a socket.io message from %s holding a lone surrogate (%s), which is not Unicode "
+                           "text", sender_id, surrogate)
+            return
         message = UserMessage(
             text=text if isinstance(text, str) else "",
             sender_id=sender_id,

@@ -37,7 +37,9 @@ from typing import Any, ClassVar, Self
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from bot.api.errors import MAX_TEXT_CHARS
 from bot.errors import ConductorError, Problem, Severity
+from bot.jsonio import lone_surrogate
 from channels.base import InputChannel, OnNewMessage, OutputChannel, RecentIds, UserMessage, new_message_id
 
 __all__ = [
@@ -359,6 +361,10 @@ class WebSocketInput(InputChannel):
         text = frame.get("text")
         if not isinstance(text, str) or not text.strip():
             raise ProtocolError("bad_message", "a message needs 'text': a non-empty string")
+        if len(text) > MAX_TEXT_CHARS:
+            raise ProtocolError(
+                "bad_message", f"'text' is {len(text)} characters long; the server accepts at most {MAX_TEXT_CHARS}"
+            )
         session_id = _session_id(frame.get("session_id")) or self.sockets.session_of(connection.ws)
         if session_id is None:
             raise ProtocolError(
@@ -413,6 +419,9 @@ def _read_frame(data: str) -> Frame:
         raise ProtocolError("bad_json", "frames must be JSON objects like {\"type\": \"message\", ...}") from None
     if not isinstance(frame, dict):
         raise ProtocolError("bad_json", "frames must be JSON objects like {\"type\": \"message\", ...}")
+    surrogate = lone_surrogate(frame)
+    if surrogate is not None:
+        raise ProtocolError("bad_json", f"the frame holds a lone surrogate ({surrogate}), which is not Unicode text")
     return frame
 
 

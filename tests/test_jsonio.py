@@ -10,7 +10,7 @@ from datetime import date
 import numpy as np
 import pytest
 
-from bot.jsonio import compact, compact_bytes, loads, loads_fast
+from bot.jsonio import compact, compact_bytes, loads, loads_fast, lone_surrogate
 
 
 def test_compact_text_matches_the_standard_library_for_plain_values() -> None:
@@ -65,3 +65,9 @@ def test_loads_fast_reads_utf8_json() -> None:
     assert loads_fast('{"a":"ü","t":1795681284.3829937}'.encode()) == {"a": "ü", "t": 1795681284.3829937}
     with pytest.raises(ValueError):
         loads_fast(b'{"a": NaN}')
+
+
+def test_lone_surrogates_are_found_in_strings_and_keys_at_any_depth() -> None:
+    assert lone_surrogate(json.loads('{"a": [1, {"b": "x \\ud800"}]}')) == "\\ud800"
+    assert lone_surrogate({"k\udc00": 1}) == "\\udc00"
+    assert lone_surrogate(json.loads('["\\ud83d\\ude00", "é", null, 2.5]')) is None  # a pair is one character

@@ -22,7 +22,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 
 from bot import __version__
-from bot.jsonio import compact_bytes, loads_fast
+from bot.jsonio import compact_bytes, loads_fast, lone_surrogate
 
 __all__ = [
     "MAX_TEXT_CHARS",
@@ -192,7 +192,7 @@ async def read_json_body(request: web.Request, missing: str) -> Any:
     except ValueError:
         pass  # another encoding, a lone surrogate, or not JSON: the standard library reads it or words the error
     try:
-        return json.loads(raw, parse_constant=_reject_constant)  # refuses NaN and Infinity, which are not JSON
+        value = json.loads(raw, parse_constant=_reject_constant)  # refuses NaN and Infinity, which are not JSON
     except json.JSONDecodeError as exc:
         raise ApiError(
             400,
@@ -204,6 +204,15 @@ async def read_json_body(request: web.Request, missing: str) -> Any:
     except (ValueError, RecursionError) as exc:
         reason = "it is nested too deeply" if isinstance(exc, RecursionError) else str(exc)
         raise ApiError(400, f"The request body is not valid JSON: {reason}.", details={"in": "body"}) from None
+    surrogate = lone_surrogate(value)
+    if surrogate is not None:
+        raise ApiError(
+            400,
+            f"The request body holds a lone surrogate ({surrogate}): a text with it is not Unicode and cannot be "
+            "handled. Send the character's pair of surrogates, or the character itself.",
+            details={"in": "body"},
+        )
+    return value
 
 
 async def read_json_object(request: web.Request, missing: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import socketio
 from aiohttp import web
 from aiohttp.test_utils import unused_port
 
+from bot.api.errors import MAX_TEXT_CHARS
 from bot.config import load_credentials
 from bot.errors import ConductorError
 from channels.base import UserMessage
@@ -172,6 +173,21 @@ async def test_with_persistence_the_conversation_is_the_session(bot: Recorder,
             assert await tab1.bot_messages(1) == [{"text": "echo: after"}]
         assert "without 'session_id'" in caplog.text
     assert [(m.text, m.sender_id) for m in bot.received] == [("hi", "visitor-7"), ("after", "visitor-7")]
+
+
+async def test_a_message_too_long_or_not_unicode_is_ignored_with_a_warning(
+    bot: Recorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with Server(SocketIOInput(SocketIOSettings()), bot) as server:
+        widget = await connected(server)
+        with caplog.at_level(logging.WARNING, logger="channels.socketio"):
+            await widget.emit("user_uttered", {"message": "x" * (MAX_TEXT_CHARS + 1)})
+            await widget.emit("user_uttered", {"message": "hi \ud800"})  # a lone surrogate: not Unicode text
+            await widget.emit("user_uttered", {"message": "fine"})
+            assert await widget.bot_messages(1) == [{"text": "echo: fine"}]
+        assert f"the server accepts at most {MAX_TEXT_CHARS}" in caplog.text
+        assert "lone surrogate (\\ud800)" in caplog.text
+    assert [m.text for m in bot.received] == ["fine"]
 
 
 async def test_a_message_names_its_session_even_without_session_request(

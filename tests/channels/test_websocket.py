@@ -15,6 +15,7 @@ import pytest
 from aiohttp import WSCloseCode, WSMsgType, web
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.api.errors import MAX_TEXT_CHARS
 from bot.config import load_credentials
 from bot.errors import ConductorError
 from channels.base import UserMessage
@@ -260,6 +261,8 @@ async def test_replies_go_to_the_asking_socket_and_proactive_messages_to_all(
         ('{"type": "message", "text": "hi"}', "no_session"),
         ('{"type": "message", "text": "hi", "session_id": "s", "metadata": [1]}', "bad_message"),
         ('{"type": "message", "text": "hi", "session_id": "s", "message_id": 5}', "bad_message"),
+        ('{"type": "message", "text": "' + "x" * (MAX_TEXT_CHARS + 1) + '", "session_id": "s"}', "bad_message"),
+        ('{"type": "message", "text": "hi \\ud800", "session_id": "s"}', "bad_json"),  # not Unicode text
         ('{"type": "session_request", "session_id": "' + "x" * (MAX_SESSION_ID_LENGTH + 1) + '"}', "bad_session_id"),
         ('{"type": "session_request", "session_id": "tab\\tinside"}', "bad_session_id"),
     ],
