@@ -16,6 +16,7 @@ from rich.console import Console
 
 from bot import LOG_FORMAT, __version__
 from bot.errors import ConductorError, Problem, Severity
+from bot.jsonio import not_utf8
 
 __all__ = ["app"]
 
@@ -433,6 +434,10 @@ def shell_nlu(model: TestModelOpt = Path("models")) -> None:
             break
         if not text.strip():
             break
+        problem = not_utf8(text)
+        if problem is not None:
+            console.print(f"[red]That is not text: {problem}.[/red] Set the terminal's encoding to UTF-8.")
+            continue
         console.print_json(json.dumps(loaded.parse(text), ensure_ascii=False))
 
 
@@ -456,6 +461,12 @@ def parse(
     """Print the NLU parse of one message as Rasa's /model/parse JSON."""
     import json
 
+    problem = not_utf8(text)
+    if problem is not None:
+        raise ConductorError.single(
+            f"the message is not text: {problem}",
+            hint="Set the terminal's encoding to UTF-8 (for example LANG=C.UTF-8) and give the message again.",
+        )
     print(json.dumps(_load_nlu_model(model).parse(text), ensure_ascii=False, indent=2))
 
 

@@ -86,3 +86,16 @@ def lone_surrogate(value: Any) -> str | None:
         elif isinstance(item, list):
             pending.extend(item)
     return None
+
+
+def not_utf8(text: str) -> str | None:
+    """What keeps a line typed in a terminal (or given on the command line) from being text, or None. Python
+    keeps the bytes of such input that are not UTF-8 as lone surrogates (U+DC80 to U+DCFF: "surrogateescape"),
+    which the tokenizer cannot take."""
+    found = lone_surrogate(text)
+    if found is None:
+        return None
+    code = int(found[2:], 16)
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"the byte 0x{code - 0xDC00:02X} is not UTF-8"
+    return f"it holds a lone surrogate ({found})"

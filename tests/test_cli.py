@@ -317,3 +317,18 @@ def test_init_instance_creates_a_valid_client_instance(tmp_path: Path) -> None:
     validated = run_bot("data", "validate", cwd=folder)
     assert validated.returncode == 0, validated.stdout + validated.stderr
     assert run_bot("init", "--instance", "clients/acme", cwd=tmp_path).returncode == 1
+
+
+def test_input_that_is_not_utf8_is_a_clear_error(trained_core: Path) -> None:
+    """A Latin-1 terminal sends "café" as the bytes caf\\xe9: refused in words, not with a traceback."""
+    parsed = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "parse", b"caf\xe9"], cwd=trained_core, capture_output=True, timeout=120,
+    )
+    assert parsed.returncode == 1 and b"Traceback" not in parsed.stderr
+    assert b"the byte 0xE9 is not UTF-8" in parsed.stderr and b"UTF-8" in parsed.stderr
+    chatted = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "shell"], cwd=trained_core, input=b"caf\xe9\n/greet\n/stop\n",
+        capture_output=True, timeout=120,
+    )
+    assert chatted.returncode == 0 and b"Traceback" not in chatted.stderr, chatted.stderr
+    assert b"the byte 0xE9 is not UTF-8" in chatted.stdout and b"Hey! How are you?" in chatted.stdout

@@ -20,6 +20,7 @@ from typing import Any
 
 from bot.dialogue.processor import MessageProcessor
 from bot.dialogue.tracker import DialogueStateTracker
+from bot.jsonio import not_utf8
 
 __all__ = [
     "PROMPT",
@@ -83,6 +84,10 @@ async def run_shell(
         if text == STOP_COMMAND:
             break
         if not text:
+            continue
+        problem = not_utf8(text)
+        if problem is not None:
+            output_fn(f"That is not text: {problem}. Set the terminal's encoding to UTF-8 and type it again.")
             continue
         text = _chosen_payload(text, choices)
         turn = await processor.handle_message(tracker, ShellMessage(text, tracker.sender_id))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import yaml
 
-from bot.dialogue.events import ACTION_LISTEN_NAME
+from bot.dialogue.events import ACTION_LISTEN_NAME, UserUttered
 from bot.dialogue.processor import ActionPrediction, MessageProcessor
 from bot.dialogue.shell import PROMPT, format_reply, run_shell
 from bot.dialogue.tracker import DialogueStateTracker
@@ -94,3 +94,11 @@ def test_a_reply_shows_quick_replies_elements_and_custom_json() -> None:
         '{\n  "kind": "map"\n}',
     ]
     assert buttons == [{"title": "Yes", "payload": "/affirm"}]
+
+
+async def test_a_line_that_is_not_utf8_is_refused_and_the_shell_goes_on() -> None:
+    # Python keeps a byte that is not UTF-8 (0xE9, "é" in Latin-1) as the lone surrogate U+DCE9
+    _, printed, tracker = await talk(["caf\udce9", "/greet", "/stop"])
+    assert printed[1].startswith("That is not text: the byte 0xE9 is not UTF-8.")
+    assert printed[2] == "Which size?"
+    assert [e.text for e in tracker.events if isinstance(e, UserUttered)] == ["/greet"]
