@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["compact", "compact_bytes", "loads", "loads_fast", "lone_surrogate"]
+__all__ = ["compact", "compact_bytes", "loads", "loads_fast", "lone_surrogate", "not_utf8"]
 
 _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 """As the standard library: keys that are numbers become text; dates and dataclasses raise TypeError."""
@@ -68,8 +68,8 @@ def loads(text: str | bytes) -> Any:
 
 
 def lone_surrogate(value: Any) -> str | None:
-    """The first lone UTF-16 surrogate in the text of a parsed JSON value (its strings and keys), as `\\udXXX`,
-    or None. JSON may write one (`"\\ud800"`) and the standard library reads it, but such a string is not
+    """A lone UTF-16 surrogate in the text of a parsed JSON value (its strings and keys), as `\\udXXX`, or
+    None. JSON may write one (`"\\ud800"`) and the standard library reads it, but such a string is not
     Unicode text: it cannot be encoded as UTF-8, so the tokenizer, the stores and orjson all fail on it. orjson
     refuses it when reading; a body the standard library read must be checked with this."""
     pending = [value]

@@ -158,7 +158,9 @@ class _ClientProtocolErrors(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
         if isinstance(error, HttpProcessingError):
-            what = " ".join(str(error.message).split())[:200] or type(error).__name__
+            # the first line only: aiohttp quotes the offending bytes below it, an Authorization header's perhaps
+            lines = str(error.message).strip().splitlines()
+            what = (lines[0].rstrip(": ") if lines else "")[:200] or type(error).__name__
             record.msg = f"{record.getMessage()}: not valid HTTP ({what}); answered {error.code or 400}"
             record.args = ()
             record.exc_info = record.exc_text = None
