@@ -329,7 +329,6 @@ def states_for_tracker(
     ignore_rule_only_turns: bool = False,
     rule_only_data: RuleOnlyData | None = None,
     events: Sequence[Event] | None = None,
-    resume: bool = False,
 ) -> list[State]:
     """The state before each action of `tracker.applied_events()`, then the state now.
 
@@ -339,21 +338,8 @@ def states_for_tracker(
     `omit_unset_slots` leaves out slots never set by an event (initial values). `ignore_rule_only_turns` hides
     turns whose action carried `hide_rule_turn` (a rule not used in any story predicted it): the hidden turns'
     states are skipped, the previous action seen stays the last visible one, and `rule_only_data`'s slots
-    and loops are removed.
-
-    With `resume` the work is kept on the tracker and the next call goes on from the events it had seen, as
-    long as the tracker only gained events since (predicting the next action of a long conversation then
-    costs the same as of a short one). The states returned are then shared with later calls: read them, or
-    copy them before changing them (`prediction_states` replaces the states it changes).
+    and loops are removed. `resumed_states` gives the same states from a walk kept on the tracker.
     """
-    if resume and events is None:
-        return resumed_states(
-            tracker,
-            domain,
-            omit_unset_slots=omit_unset_slots,
-            ignore_rule_only_turns=ignore_rule_only_turns,
-            rule_only_data=rule_only_data,
-        ).last()
     walk = _StateWalk(domain, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
     return _walk_anew(walk, tracker, events if events is not None else tracker.applied_fold().applied).last()
 
@@ -366,8 +352,11 @@ def resumed_states(
     ignore_rule_only_turns: bool = False,
     rule_only_data: RuleOnlyData | None = None,
 ) -> StatesSoFar:
-    """`states_for_tracker(..., resume=True)` as the walk leaves them, for a caller that needs only the latest
-    (`StatesSoFar.last`): `before` is the saved walk's own list."""
+    """`states_for_tracker`'s states (`.last()`), from a walk kept on the tracker: the next call goes on from the
+    events it had seen, as long as the tracker only gained events since, so predicting the next action of a long
+    conversation costs the same as of a short one. `before` is the saved walk's own list, shared with later
+    calls: read it, or copy a state before changing it (`prediction_states` replaces the states it changes);
+    `StatesSoFar.last` takes only the latest ones."""
     walk = _StateWalk(domain, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
     fold = tracker.applied_fold()
     applied = fold.applied  # shared with the tracker: only read here

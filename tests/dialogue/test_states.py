@@ -15,7 +15,7 @@ from bot.dialogue.events import (
     SlotSet,
     UserUtteranceReverted,
 )
-from bot.dialogue.states import RuleOnlyData, prediction_states, state_key, states_for_tracker
+from bot.dialogue.states import RuleOnlyData, prediction_states, resumed_states, state_key, states_for_tracker
 from bot.dialogue.tracker import DialogueStateTracker
 
 DOMAIN = domain_from(
@@ -139,7 +139,7 @@ def test_states_and_applied_events_resumed_as_the_tracker_grows_equal_a_fresh_co
         fresh = DialogueStateTracker.for_domain("fresh", DOMAIN, events[:count]).copy()
         assert grown.applied_events() == fresh.applied_events(), f"after event {count}"
         for option in options:
-            resumed = states_for_tracker(grown, DOMAIN, resume=True, **option)
+            resumed = resumed_states(grown, DOMAIN, **option).last()
             assert resumed == states_for_tracker(fresh, DOMAIN, **option), f"after event {count} with {option}"
     assert len(grown.saved_walks) == 3
     # work resumed on a tracker is not carried into a copy, which starts its own

@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar, overload
 
 import numpy.typing as npt
 
@@ -26,6 +26,7 @@ __all__ = [
     "RULE_POLICY_PRIORITY",
     "UNLIKELY_INTENT_POLICY_PRIORITY",
     "Arrays",
+    "Lookup",
     "Policy",
     "PolicyPrediction",
     "PredictionContext",
@@ -75,6 +76,33 @@ class PolicyPrediction:
     def with_events(self, events: list[Event]) -> PolicyPrediction:
         """This prediction with other `events` (the probabilities list is shared)."""
         return shallow_replace(self, events=events)
+
+
+_V = TypeVar("_V")
+
+
+class Lookup(Generic[_V]):
+    """A trained lookup of a policy (states key -> action, say), kept in the attribute `_<name>`. Assigning a new
+    one calls the policy's `_lookups_changed()`, which forgets what the policy derived from the old ones."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._attribute = f"_{name}"
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> Lookup[_V]: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type) -> _V: ...
+
+    def __get__(self, instance: object | None, owner: type) -> Lookup[_V] | _V:
+        if instance is None:
+            return self
+        value: _V = getattr(instance, self._attribute)
+        return value
+
+    def __set__(self, instance: Any, value: _V) -> None:
+        setattr(instance, self._attribute, value)
+        instance._lookups_changed()
 
 
 class PredictionContext:

@@ -21,6 +21,7 @@ from bot.dialogue.events import ACTION_LISTEN_NAME, ActionExecuted, Event
 from bot.dialogue.policies.base import (
     MEMOIZATION_POLICY_PRIORITY,
     Arrays,
+    Lookup,
     Policy,
     PolicyPrediction,
     PredictionContext,
@@ -80,15 +81,11 @@ class MemoizationPolicy(Policy):
         self._longest: int | None = None
         self._lookup: dict[str, str] = lookup or {}
 
-    @property
-    def lookup(self) -> dict[str, str]:
-        """States key -> the action the stories take there. Assigning a new one forgets what was derived from the
-        old one."""
-        return self._lookup
+    lookup: Lookup[dict[str, str]] = Lookup()
+    """States key -> the action the stories take there. Assigning a new one forgets what was derived from the old
+    one."""
 
-    @lookup.setter
-    def lookup(self, lookup: dict[str, str]) -> None:
-        self._lookup = lookup
+    def _lookups_changed(self) -> None:
         self._longest = None
 
     @property

@@ -40,6 +40,7 @@ from bot.dialogue.events import (
 from bot.dialogue.policies.base import (
     RULE_POLICY_PRIORITY,
     Arrays,
+    Lookup,
     Policy,
     PolicyPrediction,
     PredictionContext,
@@ -231,36 +232,13 @@ class RulePolicy(Policy):
 
     # --- the lookups, and what is derived from them ---------------------------------------------------------
 
-    @property
-    def rules(self) -> dict[str, str]:
-        """The rules: states key -> action. Assigning this, `unhappy_paths` or `rules_not_in_stories` forgets
-        what was derived from them; a rule is taken out with `_drop_rule`, which does the same."""
-        return self._rules
-
-    @rules.setter
-    def rules(self, rules: dict[str, str]) -> None:
-        self._rules = rules
-        self._lookups_changed()
-
-    @property
-    def unhappy_paths(self) -> dict[str, str]:
-        """The places where a loop's unhappy path goes on: states key -> a loop condition."""
-        return self._unhappy_paths
-
-    @unhappy_paths.setter
-    def unhappy_paths(self, unhappy_paths: dict[str, str]) -> None:
-        self._unhappy_paths = unhappy_paths
-        self._lookups_changed()
-
-    @property
-    def rules_not_in_stories(self) -> set[str]:
-        """The keys of rules (and of places in rules where no rule applied) that no story shows."""
-        return self._rules_not_in_stories
-
-    @rules_not_in_stories.setter
-    def rules_not_in_stories(self, keys: set[str]) -> None:
-        self._rules_not_in_stories = keys
-        self._lookups_changed()
+    rules: Lookup[dict[str, str]] = Lookup()
+    """The rules: states key -> action. Assigning this, `unhappy_paths` or `rules_not_in_stories` forgets what was
+    derived from them; a rule is taken out with `_drop_rule`, which does the same."""
+    unhappy_paths: Lookup[dict[str, str]] = Lookup()
+    """The places where a loop's unhappy path goes on: states key -> a loop condition."""
+    rules_not_in_stories: Lookup[set[str]] = Lookup()
+    """The keys of rules (and of places in rules where no rule applied) that no story shows."""
 
     def _drop_rule(self, key: str) -> None:
         self._rules.pop(key, None)
