@@ -67,6 +67,13 @@ def loads(text: str | bytes) -> Any:
         return json.loads(text)
 
 
+def _surrogate_in(text: str) -> str | None:
+    """The first lone UTF-16 surrogate character of `text`, or None."""
+    if text.isascii():
+        return None
+    return next((char for char in text if "\ud800" <= char <= "\udfff"), None)
+
+
 def lone_surrogate(value: Any) -> str | None:
     """A lone UTF-16 surrogate in the text of a parsed JSON value (its strings and keys), as `\\udXXX`, or
     None. JSON may write one (`"\\ud800"`) and the standard library reads it, but such a string is not
@@ -76,10 +83,9 @@ def lone_surrogate(value: Any) -> str | None:
     while pending:
         item = pending.pop()
         if isinstance(item, str):
-            if not item.isascii():
-                found = next((char for char in item if "\ud800" <= char <= "\udfff"), None)
-                if found is not None:
-                    return f"\\u{ord(found):04x}"
+            found = _surrogate_in(item)
+            if found is not None:
+                return f"\\u{ord(found):04x}"
         elif isinstance(item, dict):
             pending.extend(item.keys())
             pending.extend(item.values())
@@ -92,10 +98,9 @@ def not_utf8(text: str) -> str | None:
     """What keeps a line typed in a terminal (or given on the command line) from being text, or None. Python
     keeps the bytes of such input that are not UTF-8 as lone surrogates (U+DC80 to U+DCFF: "surrogateescape"),
     which the tokenizer cannot take."""
-    found = lone_surrogate(text)
+    found = _surrogate_in(text)
     if found is None:
         return None
-    code = int(found[2:], 16)
-    if 0xDC80 <= code <= 0xDCFF:
-        return f"the byte 0x{code - 0xDC00:02X} is not UTF-8"
-    return f"it holds a lone surrogate ({found})"
+    if "\udc80" <= found <= "\udcff":
+        return f"the byte 0x{ord(found) - 0xDC00:02X} is not UTF-8"
+    return f"it holds a lone surrogate (\\u{ord(found):04x})"

@@ -30,7 +30,7 @@ import socketio
 from aiohttp import web
 from jwt.algorithms import get_default_algorithms, has_crypto
 
-from bot.api.errors import MAX_TEXT_CHARS
+from bot.api.errors import text_too_long
 from bot.errors import ConductorError, Problem, Severity
 from bot.jsonio import lone_surrogate
 from channels.base import InputChannel, OnNewMessage, OutputChannel, UserMessage
@@ -344,9 +344,9 @@ class SocketIOInput(InputChannel):
         else:
             sender_id = sid
         text = data.get("message")
-        if isinstance(text, str) and len(text) > MAX_TEXT_CHARS:
-            logger.warning("Ignored a socket.io message of %d characters from %s (the server accepts at most %d)",
-                           len(text), sender_id, MAX_TEXT_CHARS)
+        too_long = text_too_long(text, "message") if isinstance(text, str) else None
+        if too_long is not None:
+            logger.warning("Ignored a socket.io message from %s: %s", sender_id, too_long)
             return
         surrogate = lone_surrogate(data)
         if surrogate is not None:

@@ -37,7 +37,7 @@ from typing import Any, ClassVar, Self
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from bot.api.errors import MAX_TEXT_CHARS
+from bot.api.errors import text_too_long
 from bot.errors import ConductorError, Problem, Severity
 from bot.jsonio import lone_surrogate
 from channels.base import InputChannel, OnNewMessage, OutputChannel, RecentIds, UserMessage, new_message_id
@@ -361,10 +361,9 @@ class WebSocketInput(InputChannel):
         text = frame.get("text")
         if not isinstance(text, str) or not text.strip():
             raise ProtocolError("bad_message", "a message needs 'text': a non-empty string")
-        if len(text) > MAX_TEXT_CHARS:
-            raise ProtocolError(
-                "bad_message", f"'text' is {len(text)} characters long; the server accepts at most {MAX_TEXT_CHARS}"
-            )
+        too_long = text_too_long(text, "text")
+        if too_long is not None:
+            raise ProtocolError("bad_message", too_long)
         session_id = _session_id(frame.get("session_id")) or self.sockets.session_of(connection.ws)
         if session_id is None:
             raise ProtocolError(

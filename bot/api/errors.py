@@ -37,6 +37,7 @@ __all__ = [
     "read_json_body",
     "read_json_object",
     "string_field",
+    "text_too_long",
 ]
 
 logger = logging.getLogger(__name__)
@@ -273,14 +274,19 @@ def string_field(
     return value
 
 
+def text_too_long(text: str, name: str) -> str | None:
+    """What is wrong with a user message `name` longer than `MAX_TEXT_CHARS` (every channel refuses it), or
+    None."""
+    if len(text) <= MAX_TEXT_CHARS:
+        return None
+    return f"'{name}' is {len(text)} characters long; the server accepts at most {MAX_TEXT_CHARS}"
+
+
 def check_text_length(text: str, name: str) -> str:
     """`text` unless it is longer than `MAX_TEXT_CHARS` (a 400)."""
-    if len(text) > MAX_TEXT_CHARS:
-        raise ApiError(
-            400,
-            f"'{name}' is {len(text)} characters long; the server accepts at most {MAX_TEXT_CHARS}.",
-            details={"parameter": name, "in": "body", "limit_chars": MAX_TEXT_CHARS},
-        )
+    problem = text_too_long(text, name)
+    if problem is not None:
+        raise ApiError(400, f"{problem}.", details={"parameter": name, "in": "body", "limit_chars": MAX_TEXT_CHARS})
     return text
 
 
