@@ -42,7 +42,9 @@ from server import (
     CONVERSATION_TEXT,
     REPO,
     SERVER,
+    Users,
     endpoints_for,
+    first_answer,
     free_port,
     nlu_available,
     train,
@@ -53,43 +55,33 @@ SHORT = 2
 LONG = 7
 """Conversations per sender in the two counted runs: (LONG - SHORT) * SENDERS * 3 messages are compared."""
 LONG_EVENTS = 10_000
-SERVER_ROUNDS = (1, 6)
-"""With --server: conversations per sender in the two counted runs of the server process."""
-SERVER_START_SECONDS = 600
-"""How long the server may take to answer /health under valgrind (about a minute here)."""
 """With --long: the same number of messages counted in one conversation that already holds this many events
 (building it takes about 2 minutes under valgrind)."""
+SERVER_ROUNDS = (1, 6)
+"""With --server: conversations per sender in the two counted runs of the server process."""
 
 
-async def converse(model: Path, conversations: int, long_events: int = 0) -> None:
+async def run_conversations(model: Path, conversations: int, long_events: int = 0) -> None:
+    from runtime import converse, grow, say
+
     from bot.model import load_model
     from bot.runtime import Runtime
     from bot.server import freeze_startup_heap
-    from channels.base import CollectingOutputChannel, UserMessage
 
     texts = CONVERSATION_TEXT if nlu_available() else CONVERSATION_PAYLOADS
     runtime = Runtime(load_model(model))
     await runtime.start()
-
-    async def sender(prefix: str, count: int) -> None:
-        for number in range(count):
-            for text in texts:
-                await runtime.handle_message(UserMessage(text, f"{prefix}-{number}", "rest", CollectingOutputChannel()))
-            await asyncio.sleep(0)
-
     freeze_startup_heap()
-    await asyncio.gather(*(sender(f"warm{i}", 1) for i in range(SENDERS)))
+    await asyncio.gather(*(converse(runtime, texts, f"warm{i}", 1) for i in range(SENDERS)))
     if long_events:  # one conversation of about `long_events` events, then `conversations` rounds of it
-        while len((await runtime.tracker("long")).events) < long_events:
-            for text in texts * 10:
-                await runtime.handle_message(UserMessage(text, "long", "rest", CollectingOutputChannel()))
+        await grow(runtime, texts, "long", long_events)
         gc.disable()
         for _ in range(conversations * SENDERS):
             for text in texts:
-                await runtime.handle_message(UserMessage(text, "long", "rest", CollectingOutputChannel()))
+                await say(runtime, "long", text)
     else:
         gc.disable()
-        await asyncio.gather(*(sender(f"s{i}", conversations) for i in range(SENDERS)))
+        await asyncio.gather(*(converse(runtime, texts, f"s{i}", conversations) for i in range(SENDERS)))
     await runtime.close()
 
 
@@ -117,29 +109,18 @@ def counted(model: Path, conversations: int, long_events: int = 0) -> int:
     return collected(result.returncode, result.stderr)
 
 
-async def talk_to_server(base: str, conversations: int) -> None:
-    """Waits for the server's /health, then SENDERS users each hold `conversations` conversations over REST."""
+async def talk_to_server(base: str, server: subprocess.Popen[bytes], conversations: int) -> None:
+    """Waits for the server's first answer, then SENDERS users each hold `conversations` conversations over
+    REST (the first answer's message is in both counted runs, so it drops out of the difference)."""
     texts = CONVERSATION_TEXT if nlu_available() else CONVERSATION_PAYLOADS
+    await first_answer(base, texts, server)
     async with aiohttp.ClientSession() as session:
-        for _ in range(SERVER_START_SECONDS):
-            try:
-                async with session.get(f"{base}/health") as response:
-                    if response.status == 200:
-                        break
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(1)
-        else:
-            raise SystemExit(f"the server under valgrind did not answer /health within {SERVER_START_SECONDS} s")
+        users = Users(session, [base], texts)
 
         async def user(number: int) -> None:
             for conversation in range(conversations):
                 for text in texts:
-                    body = {"sender": f"u{number}-{conversation}", "message": text}
-                    async with session.post(f"{base}/webhooks/rest/webhook", json=body) as response:
-                        await response.read()
-                        if response.status != 200:
-                            raise SystemExit(f"the server answered {response.status}")
+                    await users.say(f"u{number}-{conversation}", text)
 
         await asyncio.gather(*(user(number) for number in range(SENDERS)))
 
@@ -159,14 +140,13 @@ def counted_server(model: Path, folder: Path, conversations: int) -> int:
         env={**os.environ, "PYTHONHASHSEED": "0"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        text=True,
     )
     try:
-        asyncio.run(talk_to_server(f"http://127.0.0.1:{port}", conversations))
+        asyncio.run(talk_to_server(f"http://127.0.0.1:{port}", server, conversations))
     finally:
         server.send_signal(signal.SIGTERM)
         _, stderr = server.communicate()
-    return collected(server.returncode, stderr)
+    return collected(server.returncode, stderr.decode(errors="replace"))
 
 
 def main() -> None:
@@ -179,7 +159,7 @@ def main() -> None:
     arguments = parser.parse_args()
     if arguments.converse:
         model, conversations, long_events = arguments.converse
-        asyncio.run(converse(Path(model), int(conversations), int(long_events)))
+        asyncio.run(run_conversations(Path(model), int(conversations), int(long_events)))
         return
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is needed: `apt-get install valgrind`")

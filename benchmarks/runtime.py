@@ -18,8 +18,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from functools import partial
+from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -40,55 +39,62 @@ and as much as in a new conversation."""
 LONG_MESSAGES = 150
 
 
+async def say(runtime: Runtime, sender: str, text: str) -> None:
+    await runtime.handle_message(UserMessage(text, sender, "rest", CollectingOutputChannel()))
+
+
+async def converse(runtime: Runtime, texts: Sequence[str], prefix: str, count: int) -> None:
+    """`count` conversations of `texts`, one after the other, as one sender holds them."""
+    for number in range(count):
+        for text in texts:
+            await say(runtime, f"{prefix}-{number}", text)
+        await asyncio.sleep(0)  # the next conversation's messages arrive on their own, as over HTTP
+
+
+async def grow(runtime: Runtime, texts: Sequence[str], sender: str, events: int) -> int:
+    """Talks in conversation `sender` until it holds at least `events` events; returns how many it holds."""
+    while len((await runtime.tracker(sender)).events) < events:
+        for text in list(texts) * 10:
+            await say(runtime, sender, text)
+    return len((await runtime.tracker(sender)).events)
+
+
 async def measure(model: Path) -> tuple[list[float], dict[int, tuple[float, float]]]:
     texts = CONVERSATION_TEXT if nlu_available() else CONVERSATION_PAYLOADS
     runtime = Runtime(load_model(model))
     await runtime.start()
-
-    async def say(sender: str, text: str) -> None:
-        await runtime.handle_message(UserMessage(text, sender, "rest", CollectingOutputChannel()))
-
-    async def converse(prefix: str, count: int) -> None:
-        for number in range(count):
-            for text in texts:
-                await say(f"{prefix}-{number}", text)
-            await asyncio.sleep(0)  # the next conversation's messages arrive on their own, as over HTTP
-
     freeze_startup_heap()  # as `bot run` does once started: the garbage collector's thresholds while serving
-    await asyncio.gather(*(converse(f"warm{i}", 10) for i in range(SENDERS)))
+    await asyncio.gather(*(converse(runtime, texts, f"warm{i}", 10) for i in range(SENDERS)))
     new: list[float] = []
     for round_number in range(ROUNDS):
         started = time.process_time()
-        await asyncio.gather(*(converse(f"r{round_number}-{i}", CONVERSATIONS_EACH) for i in range(SENDERS)))
+        await asyncio.gather(
+            *(converse(runtime, texts, f"r{round_number}-{i}", CONVERSATIONS_EACH) for i in range(SENDERS))
+        )
         new.append((time.process_time() - started) / (SENDERS * CONVERSATIONS_EACH * len(texts)))
 
-    async def timed(sender: Callable[[int], str]) -> float:
+    async def timed(prefix: str | None) -> float:
+        """CPU per message of LONG_MESSAGES messages: all in the long conversation (None), or in new
+        conversations of `prefix`."""
         started = time.process_time()
         for number in range(LONG_MESSAGES):
-            await say(sender(number), texts[number % len(texts)])
+            sender = "long" if prefix is None else f"{prefix}-{number // len(texts)}"
+            await say(runtime, sender, texts[number % len(texts)])
         return (time.process_time() - started) / LONG_MESSAGES
 
     long: dict[int, tuple[float, float]] = {}
     for wanted in LONG_EVENTS:
-        while len((await runtime.tracker("long")).events) < wanted:
-            for text in texts * 10:
-                await say("long", text)
-        events = len((await runtime.tracker("long")).events)
+        events = await grow(runtime, texts, "long", wanted)
         # rounds of the long conversation alternate with rounds of new ones sent the same way (one sender),
         # so that other load on the machine weighs on both alike
         in_long: list[float] = []
         in_new: list[float] = []
         for round_number in range(ROUNDS):
-            in_long.append(await timed(lambda _number: "long"))
-            in_new.append(await timed(partial(_new_sender, f"one-{wanted}-{round_number}", len(texts))))
+            in_long.append(await timed(None))
+            in_new.append(await timed(f"one-{wanted}-{round_number}"))
         long[events] = (statistics.median(in_long), statistics.median(in_new))
     await runtime.close()
     return new, long
-
-
-def _new_sender(prefix: str, messages_each: int, number: int) -> str:
-    """The sender of message `number` when each conversation of `prefix` has `messages_each` messages."""
-    return f"{prefix}-{number // messages_each}"
 
 
 def main() -> None:

@@ -147,23 +147,15 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def rss_mb(pid: int) -> float:
+def status_mb(pid: int, field: str = "VmRSS") -> float:
+    """A memory figure of /proc/PID/status in MB: `VmRSS` (the RSS), or `RssFile`, its part that is pages of
+    mapped files (the shared libraries' code, mostly). The kernel decides how much of a library it maps in at
+    once, so that part differs between kernels for the same program (62 MB of 156 on one machine of this kind,
+    where the process's own memory was 94 MB)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def mapped_files_mb(pid: int) -> float:
-    """The part of the RSS that is pages of mapped files (the shared libraries' code, mostly): the kernel
-    decides how much of a library it maps in at once, so this part differs between kernels for the same
-    program (62 MB of 156 on one machine of this kind, where the anonymous part, the process's own memory,
-    was 94 MB)."""
-    fields = {}
-    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
-        name, _, value = line.partition(":")
-        fields[name] = int(value.split()[0]) / 1024
-    return fields.get("Rss", float("nan")) - fields.get("Anonymous", 0.0) - fields.get("Shmem", 0.0)
 
 
 def percentile(values: Sequence[float], share: float) -> float:
@@ -394,7 +386,7 @@ async def measure(store: str, model: Path, folder: Path, messages: Sequence[str]
     try:
         await first_answer(base, messages, process)
         cold_start = time.perf_counter() - started
-        rss_start = rss_mb(process.pid)
+        rss_start = status_mb(process.pid)
         connector = aiohttp.TCPConnector(limit=CONCURRENCY * 2)
         async with aiohttp.ClientSession(connector=connector) as session:
             users = Users(session, [base], messages)
@@ -415,8 +407,8 @@ async def measure(store: str, model: Path, folder: Path, messages: Sequence[str]
                 await users.converse(f"{run}-single", SINGLE_SENDER_MESSAGES, time.perf_counter() + SECONDS, single)
                 single_p50 = statistics.median(single)
             await users.many_conversations(run, CONVERSATIONS_FOR_RSS, CONCURRENCY)
-            rss_after = rss_mb(process.pid)  # before the long conversation, which would stay in the cache
-            rss_files = mapped_files_mb(process.pid)
+            rss_after = status_mb(process.pid)  # before the long conversation, which would stay in the cache
+            rss_files = status_mb(process.pid, "RssFile")
             long_events, long_p50, new_p50 = await users.long_and_new(
                 run, lambda sender: count_events(endpoints, sender)
             )

@@ -15,7 +15,14 @@ from bot.dialogue.events import (
     SlotSet,
     UserUtteranceReverted,
 )
-from bot.dialogue.states import RuleOnlyData, prediction_states, resumed_states, state_key, states_for_tracker
+from bot.dialogue.states import (
+    RuleOnlyData,
+    StatesSoFar,
+    prediction_states,
+    resumed_states,
+    state_key,
+    states_for_tracker,
+)
 from bot.dialogue.tracker import DialogueStateTracker
 
 DOMAIN = domain_from(
@@ -147,7 +154,6 @@ def test_states_and_applied_events_resumed_as_the_tracker_grows_equal_a_fresh_co
 
 
 def test_the_latest_states_are_the_tail_of_all_of_them() -> None:
-    from bot.dialogue.states import StatesSoFar
 
     for size in range(6):
         before = [{"prev_action": {"action_name": f"a{i}"}} for i in range(size)]
