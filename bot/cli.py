@@ -16,7 +16,7 @@ from rich.console import Console
 
 from bot import LOG_FORMAT, __version__
 from bot.errors import ConductorError, Problem, Severity
-from bot.jsonio import not_utf8
+from bot.jsonio import not_utf8, typed_not_text
 
 __all__ = ["app"]
 
@@ -434,9 +434,9 @@ def shell_nlu(model: TestModelOpt = Path("models")) -> None:
             break
         if not text.strip():
             break
-        problem = not_utf8(text)
-        if problem is not None:
-            console.print(f"[red]That is not text: {problem}.[/red] Set the terminal's encoding to UTF-8.")
+        refusal = typed_not_text(text)
+        if refusal is not None:
+            console.print(refusal, style="red", markup=False)
             continue
         console.print_json(json.dumps(loaded.parse(text), ensure_ascii=False))
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["compact", "compact_bytes", "loads", "loads_fast", "lone_surrogate", "not_utf8"]
+__all__ = ["compact", "compact_bytes", "loads", "loads_fast", "lone_surrogate", "not_utf8", "typed_not_text"]
 
 _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 """As the standard library: keys that are numbers become text; dates and dataclasses raise TypeError."""
@@ -104,3 +104,11 @@ def not_utf8(text: str) -> str | None:
     if "\udc80" <= found <= "\udcff":
         return f"the byte 0x{ord(found) - 0xDC00:02X} is not UTF-8"
     return f"it holds a lone surrogate (\\u{ord(found):04x})"
+
+
+def typed_not_text(line: str) -> str | None:
+    """What to tell someone whose line typed at a prompt (`bot shell`, `bot shell nlu`) is not text, or None."""
+    problem = not_utf8(line)
+    if problem is None:
+        return None
+    return f"That is not text: {problem}. Set the terminal's encoding to UTF-8 and type it again."

@@ -175,10 +175,11 @@ async def remove_run(run: str, endpoints: Path) -> None:
     await client.aclose()
 
 
-def run_bot(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run the real console entry point in a subprocess, as a user would."""
+def run_bot(*args: str, cwd: Path, typed: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real console entry point in a subprocess, as a user would (`typed`: what they type at its
+    prompts, lines ending in newlines)."""
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "bot.cli", *args], cwd=cwd, input=typed, capture_output=True, text=True, timeout=120
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import json
 import shutil
 import subprocess
 import sys
@@ -291,10 +292,7 @@ def test_test_core_fails_on_a_wrong_story(trained_core: Path, tmp_path: Path) ->
 
 
 def test_shell_chats_with_the_trained_bot(trained_core: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "shell"], cwd=trained_core, input="/greet\n/stop\n",
-        capture_output=True, text=True, timeout=120,
-    )
+    result = run_bot("shell", cwd=trained_core, typed="/greet\n/stop\n")
     assert result.returncode == 0, result.stderr
     assert "Hey! How are you?" in result.stdout
 
@@ -325,10 +323,49 @@ def test_input_that_is_not_utf8_is_a_clear_error(trained_core: Path) -> None:
         [sys.executable, "-m", "bot.cli", "parse", b"caf\xe9"], cwd=trained_core, capture_output=True, timeout=120,
     )
     assert parsed.returncode == 1 and b"Traceback" not in parsed.stderr
-    assert b"the byte 0xE9 is not UTF-8" in parsed.stderr and b"UTF-8" in parsed.stderr
+    assert b"the byte 0xE9 is not UTF-8" in parsed.stderr and b"LANG=C.UTF-8" in parsed.stderr  # what to do
     chatted = subprocess.run(
         [sys.executable, "-m", "bot.cli", "shell"], cwd=trained_core, input=b"caf\xe9\n/greet\n/stop\n",
         capture_output=True, timeout=120,
     )
     assert chatted.returncode == 0 and b"Traceback" not in chatted.stderr, chatted.stderr
     assert b"the byte 0xE9 is not UTF-8" in chatted.stdout and b"Hey! How are you?" in chatted.stdout
+
+
+@pytest.fixture(scope="module")
+def trained_nlu(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The rasa-init project with an NLU-only model trained by `bot train nlu`."""
+    root = tmp_path_factory.mktemp("cli-nlu") / "bot"
+    shutil.copytree(RASA_PROJECTS / "rasa-init-3.6.21", root)
+    result = run_bot("train", "nlu", cwd=root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return root
+
+
+def test_parse_prints_rasas_model_parse_json(trained_nlu: Path) -> None:
+    result = run_bot("parse", "hello there", cwd=trained_nlu)
+    assert result.returncode == 0, result.stderr
+    parsed = json.loads(result.stdout)
+    assert parsed["text"] == "hello there" and parsed["entities"] == []
+    assert parsed["intent"]["name"] == "greet" and parsed["intent_ranking"][0] == parsed["intent"]
+    confidences = [item["confidence"] for item in parsed["intent_ranking"]]
+    assert confidences == sorted(confidences, reverse=True) and len(confidences) == 7  # rasa-init's intents
+
+
+def test_shell_nlu_parses_each_line_until_an_empty_one(trained_nlu: Path) -> None:
+    result = run_bot("shell", "nlu", cwd=trained_nlu, typed="hello there\ngoodbye\n\nnot read\n")
+    assert result.returncode == 0, result.stderr
+    assert '"name": "greet"' in result.stdout and '"name": "goodbye"' in result.stdout
+    assert '"text": "hello there"' in result.stdout and "not read" not in result.stdout
+
+
+def test_test_nlu_writes_the_reports_and_the_page(trained_nlu: Path, tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    result = run_bot("test", "nlu", "--nlu", "data/nlu.yml", "--out", str(out), cwd=trained_nlu)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Intent accuracy: " in result.stdout
+    report = json.loads((out / "intent_report.json").read_text())
+    assert report["accuracy"] >= 0.9 and report["greet"]["support"] > 0  # its own training examples
+    for name in ("intent_errors.json", "intent_confusion_matrix.png", "intent_histogram.png", "report.html"):
+        assert (out / name).is_file(), name
+    assert "greet" in (out / "report.html").read_text(encoding="utf-8")

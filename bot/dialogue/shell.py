@@ -20,7 +20,7 @@ from typing import Any
 
 from bot.dialogue.processor import MessageProcessor
 from bot.dialogue.tracker import DialogueStateTracker
-from bot.jsonio import not_utf8
+from bot.jsonio import typed_not_text
 
 __all__ = [
     "PROMPT",
@@ -85,9 +85,9 @@ async def run_shell(
             break
         if not text:
             continue
-        problem = not_utf8(text)
-        if problem is not None:
-            output_fn(f"That is not text: {problem}. Set the terminal's encoding to UTF-8 and type it again.")
+        refusal = typed_not_text(text)
+        if refusal is not None:
+            output_fn(refusal)
             continue
         text = _chosen_payload(text, choices)
         turn = await processor.handle_message(tracker, ShellMessage(text, tracker.sender_id))
