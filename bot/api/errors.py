@@ -308,20 +308,14 @@ def object_field(body: Mapping[str, Any], name: str) -> dict[str, Any] | None:
     return value
 
 
-_TRUE = frozenset({"true", "1", "yes"})
-_FALSE = frozenset({"false", "0", "no", ""})
-
-
 def bool_query(request: web.Request, name: str, default: bool = False) -> bool:
-    """A true/false query parameter (`?stream=true`); another value is a 400."""
+    """A true/false query parameter (`?all_sessions=true`), as the OpenAPI description's boolean is written:
+    `true` or `false`; empty (`?all_sessions=`) or absent is `default`; another value is a 400."""
     value = request.query.get(name)
-    if value is None:
+    if value is None or value == "":
         return default
-    lowered = value.strip().lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
+    if value in ("true", "false"):
+        return value == "true"
     raise ApiError(
         400,
         f"Invalid value {value!r} for the query parameter '{name}'; use true or false.",

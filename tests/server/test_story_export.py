@@ -129,7 +129,7 @@ async def test_one_story_per_session_or_the_latest_only(api: Served) -> None:
     second = [{"intent": "goodbye", "user": "/goodbye"}, {"action": "utter_goodbye"}]
     every = _stories(await _story_text(api, "/conversations/two/story?all_sessions=true"))
     assert [(story["story"], story["steps"]) for story in every] == [("two, story 1", first), ("two, story 2", second)]
-    for query in ("", "?all_sessions=false"):
+    for query in ("", "?all_sessions=false", "?all_sessions="):
         latest = _stories(await _story_text(api, f"/conversations/two/story{query}"))
         assert [(story["story"], story["steps"]) for story in latest] == [("two", second)]
     # `until` cuts the conversation first: the latest session then is the first one
@@ -153,7 +153,8 @@ async def test_until_cuts_the_story(api: Served) -> None:
 
 async def test_bad_parameters_and_unknown_conversations(api: Served) -> None:
     await say(api, "known", "/greet")
-    bad = [("until=yesterday", "until"), ("until=nan", "until"), ("all_sessions=maybe", "all_sessions")]
+    bad = [("until=yesterday", "until"), ("until=nan", "until"), ("all_sessions=maybe", "all_sessions"),
+           ("all_sessions=1", "all_sessions"), ("all_sessions=%20true", "all_sessions")]  # as the description says
     for query, parameter in bad:
         response = await api.client.get(f"/conversations/known/story?{query}")
         assert response.status == 400, query
