@@ -35,6 +35,15 @@ def append_function_name(table: str) -> str:
     return f"conductor_append_{hashlib.sha256(table.encode()).hexdigest()[:16]}"
 
 
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """Hands a connection back to the pool as it is. asyncpg's default resets the session on every release
+    (advisory locks, cursors, LISTEN, settings: one more round trip after each statement, so a turn's read and
+    append cost four); this pool's statements leave nothing in the session to reset: their advisory locks are
+    the transaction's, and they open, listen to and set nothing. (asyncpg still rolls back a transaction left
+    open.)"""
+    del connection
+
+
 class DirectPostgres:
     """Reads and appends of one events table (columns as `bot.stores.sql` defines them)."""
 
@@ -79,7 +88,7 @@ class DirectPostgres:
         """A pool on the database `url` names (its table must exist), growing to `max_size` connections, with
         the append function installed where the role may create it."""
         dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=max_size, timeout=timeout)
+        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=max_size, timeout=timeout, reset=_keep_session)
         direct = cls(pool, table)
         await direct.install_append_function()
         return direct

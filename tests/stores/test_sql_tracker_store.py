@@ -280,6 +280,29 @@ async def test_postgresql_appends_and_reads_on_asyncpg_meet_the_sqlalchemy_repla
         await drop_postgres_table(url, table)
 
 
+async def test_a_postgresql_turn_sends_its_read_and_its_append_and_nothing_else() -> None:
+    """A turn's statements on the asyncpg pool are one round trip each: no session reset (asyncpg's default
+    on every release) follows them."""
+    url = await require_postgres()
+    table = f"events_test_{run_id()}"
+    try:
+        async with SQLTrackerStore(url, table_name=table) as store:
+            assert store._postgres is not None
+            sent: list[str] = []
+            async with store._postgres._pool.acquire() as connection:  # min_size 1: the pool's one connection
+                connection.add_query_logger(lambda logged: sent.append(logged.query))
+            await store.append("s", [SlotSet(name="a", value=-1)])  # asyncpg learns the array types, once
+            sent.clear()
+            for turn in range(3):
+                await store.retrieve_since("s", turn + 1)
+                await store.append("s", [SlotSet(name="a", value=turn)])
+            assert len(sent) == 6, "\n".join(sent)
+            assert not [query for query in sent if "RESET" in query or "unlock" in query]
+            assert [e.value for e in await store.retrieve_since("s", 0)] == [-1, 0, 1, 2]  # type: ignore[attr-defined]
+    finally:
+        await drop_postgres_table(url, table)
+
+
 async def test_a_new_database_another_process_is_writing_is_opened_once_its_lock_is_free(tmp_path: Path) -> None:
     """Switching a database to WAL needs a lock that SQLite does not wait for: when another process (here a
     connection in a thread) is writing the new file, the store retries the switch instead of failing to
