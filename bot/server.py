@@ -26,6 +26,7 @@ import gc
 import logging
 import os
 import platform
+import re
 import signal
 import ssl
 import sys
@@ -266,6 +267,29 @@ class _KeyIsEncrypted(Exception):
     """The private key needs a password and none was given."""
 
 
+_SECRET_QUERY_VALUE = re.compile(r"([?&][^=&\s]*(?:token|secret|password|jwt)[^=&\s]*=)[^&\s]*", re.IGNORECASE)
+
+
+class _QuerySecretRedaction(logging.Filter):
+    """Access-log lines (`run(access_log=True)`) with the values of secret-looking query parameters replaced:
+    Rasa's clients send the auth token as `?token=`, and a secret never reaches a log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = _SECRET_QUERY_VALUE.sub(r"\1<redacted>", message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def access_logger() -> logging.Logger:
+    """aiohttp's access logger, its lines redacted (`_QuerySecretRedaction`)."""
+    logger = logging.getLogger("aiohttp.access")
+    if not any(isinstance(existing, _QuerySecretRedaction) for existing in logger.filters):
+        logger.addFilter(_QuerySecretRedaction())
+    return logger
+
+
 async def serve(
     app: web.Application,
     host: str = "0.0.0.0",
@@ -283,7 +307,7 @@ async def serve(
     runner = web.AppRunner(
         app,
         handle_signals=False,
-        access_log=logging.getLogger("aiohttp.access") if access_log else None,
+        access_log=access_logger() if access_log else None,
         shutdown_timeout=shutdown_timeout,
     )
     stop = stop if stop is not None else asyncio.Event()

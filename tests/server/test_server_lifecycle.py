@@ -4,6 +4,7 @@ widget's files."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import sqlite3
 from pathlib import Path
@@ -91,6 +92,31 @@ async def test_stopping_finishes_turns_in_flight_then_shuts_channels_down(
         events = [e.as_dict() for e in await reopened.retrieve_since("s", 0)]
     assert events[-2]["name"] == SLOW_ACTION
     assert events[-1]["text"] == "done slowly"
+
+
+async def test_the_access_log_never_holds_a_token(
+    trained_model: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    runtime = Runtime(load_model(trained_model))
+    app = create_app(runtime, channels=[RestInput()], enable_api=True, auth_token="s3cret-t0ken")
+    port = unused_port()
+    base = f"http://127.0.0.1:{port}"
+    stop = asyncio.Event()
+    caplog.set_level(logging.INFO, logger="aiohttp.access")
+    serving = asyncio.create_task(serve(app, "127.0.0.1", port, stop=stop, access_log=True))
+    try:
+        await wait_until_healthy(base)
+        async with aiohttp.ClientSession() as session:
+            for query in ("?token=s3cret-t0ken", "?include_events=ALL&token=s3cret-t0ken&x=1", "?TOKEN=s3cret-t0ken"):
+                async with session.get(f"{base}/conversations/a/tracker{query}") as response:
+                    assert response.status in (200, 401, 404)
+    finally:
+        stop.set()
+        await asyncio.wait_for(serving, 10)
+    lines = [record.getMessage() for record in caplog.records if record.name == "aiohttp.access"]
+    assert len([line for line in lines if "/conversations/a/tracker" in line]) == 3, lines
+    assert not [line for line in lines if "s3cret" in line], lines
+    assert any("include_events=ALL&token=<redacted>&x=1" in line for line in lines), lines
 
 
 async def test_a_port_in_use_is_a_clear_error(trained_model: Path) -> None:
