@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -55,14 +56,23 @@ def run_id() -> str:
 async def require_postgres() -> URL:
     """The test PostgreSQL server's URL; the test fails when the server cannot be reached."""
     try:
-        connection = await asyncpg.connect(
-            host=POSTGRES_URL.host, port=POSTGRES_URL.port, user=POSTGRES_URL.username,
-            password=POSTGRES_URL.password, database=POSTGRES_URL.database, timeout=5,
-        )
+        async with postgres_connection(POSTGRES_URL):
+            pass
     except (OSError, asyncpg.PostgresError) as exc:
         pytest.fail(f"PostgreSQL is needed at {POSTGRES_URL.render_as_string()}: {exc}")
-    await connection.close()
     return POSTGRES_URL
+
+
+@asynccontextmanager
+async def postgres_connection(url: URL) -> AsyncIterator[asyncpg.Connection]:
+    """A connection of its own to the database `url` names (to look at or change what a store wrote)."""
+    connection = await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, password=url.password, database=url.database, timeout=5
+    )
+    try:
+        yield connection
+    finally:
+        await connection.close()
 
 
 async def require_redis() -> redis.Redis:
@@ -88,11 +98,6 @@ async def delete_redis_keys(client: redis.Redis, pattern: str) -> None:
 
 
 async def drop_postgres_table(url: URL, table: str) -> None:
-    connection = await asyncpg.connect(
-        host=url.host, port=url.port, user=url.username, password=url.password, database=url.database
-    )
-    try:
+    async with postgres_connection(url) as connection:
         await connection.execute(f'DROP TABLE IF EXISTS "{table}"')
         await connection.execute(f"DROP FUNCTION IF EXISTS {append_function_name(table)}")
-    finally:
-        await connection.close()

@@ -20,7 +20,7 @@ from bot.stores.postgres_direct import append_function_name
 from bot.stores.sql import SQLTrackerStore, sql_url
 from bot.stores.tracker_store import EncodedEvent
 
-from .helpers import drop_postgres_table, require_postgres, run_id
+from .helpers import drop_postgres_table, postgres_connection, require_postgres, run_id
 
 
 def test_sqlite_url_defaults_to_conductor_db() -> None:
@@ -173,11 +173,8 @@ async def test_login_db_creates_a_missing_postgresql_database() -> None:
         async with SQLTrackerStore.from_settings(settings) as again:  # the database exists now
             assert await again.count_events("p") == 1
     finally:
-        connection = await asyncpg.connect(
-            host=url.host, port=url.port, user=url.username, password=url.password, database=url.database
-        )
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        await connection.close()
+        async with postgres_connection(url) as connection:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
 async def test_two_stores_starting_at_once_share_one_table() -> None:
@@ -263,13 +260,10 @@ async def test_postgresql_appends_and_reads_on_asyncpg_meet_the_sqlalchemy_repla
             assert names == ["c", "d", "e"]
             assert await store.append("t", [SlotSet(name="x")]) == 1
             assert await store.keys() == ["s", "t"]
-            connection = await asyncpg.connect(str(url.set(drivername="postgresql").render_as_string(False)))
-            try:
+            async with postgres_connection(url) as connection:
                 rows = await connection.fetch(
                     f'SELECT seq, type_name, data FROM "{table}" WHERE sender_id = $1 ORDER BY id', "s"
                 )
-            finally:
-                await connection.close()
             assert [(row["seq"], row["type_name"]) for row in rows] == [(n, "slot") for n in range(1, 4)]
             assert '"name":"d"' in rows[1]["data"]
             assert await store.delete("s")
@@ -335,15 +329,12 @@ async def test_postgresql_appends_go_through_the_stores_function_in_one_round_tr
             assert await store.append("f", [SlotSet(name="a"), SlotSet(name="b")]) == 2
             assert await store.append("f", [SlotSet(name="c")]) == 3
             assert [e.name for e in await store.retrieve_since("f", 0)] == ["a", "b", "c"]  # type: ignore[attr-defined]
-            connection = await asyncpg.connect(str(url.set(drivername="postgresql").render_as_string(False)))
-            try:
+            async with postgres_connection(url) as connection:
                 await connection.execute(
                     f"CREATE OR REPLACE FUNCTION {function}(p_sender text, p_lock_key text, p_types text[], "
                     "p_times float8[], p_data text[]) RETURNS integer "
                     "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the append function ran'; END $$"
                 )
-            finally:
-                await connection.close()
             with pytest.raises(asyncpg.PostgresError, match="the append function ran"):
                 await store.append("f", [SlotSet(name="d")])
             assert await store.count_events("f") == 3
@@ -357,25 +348,24 @@ async def test_a_postgresql_role_that_may_not_create_functions_appends_statement
     url = await require_postgres()
     table = f"events_test_{run_id()}"
     role = f"conductor_limited_{run_id()}"
-    admin = await asyncpg.connect(str(url.set(drivername="postgresql").render_as_string(False)))
-    try:
-        async with SQLTrackerStore(url, table_name=table) as store:  # creates the table (and the function)
-            assert await store.append("r", [SlotSet(name="a")]) == 1
-        await admin.execute(f"DROP FUNCTION IF EXISTS {append_function_name(table)}")
-        await admin.execute(f'CREATE ROLE "{role}" LOGIN')
-        await admin.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON "{table}" TO "{role}"')
-        await admin.execute(f'GRANT USAGE ON SEQUENCE "{table}_id_seq" TO "{role}"')
-        # PostgreSQL 15 and later give no one but the schema's owner CREATE on `public`; the REVOKE says so here
-        await admin.execute(f'REVOKE CREATE ON SCHEMA public FROM "{role}"')
-        limited = url.set(username=role, password=None)
-        async with SQLTrackerStore(limited, table_name=table) as store:
-            assert store._postgres is not None and store._postgres._call_function is None
-            assert await store.append("r", [SlotSet(name="b"), SlotSet(name="c")]) == 3
-            await asyncio.gather(*(store.append(f"p{n}", [SlotSet(name="x")]) for n in range(5)))
-            assert await store.count_events("r") == 3
-    finally:
-        await drop_postgres_table(url, table)
-        if await admin.fetchval("SELECT count(*) FROM pg_roles WHERE rolname = $1", role):
-            await admin.execute(f'DROP OWNED BY "{role}"')
-            await admin.execute(f'DROP ROLE "{role}"')
-        await admin.close()
+    async with postgres_connection(url) as admin:
+        try:
+            async with SQLTrackerStore(url, table_name=table) as store:  # creates the table (and the function)
+                assert await store.append("r", [SlotSet(name="a")]) == 1
+            await admin.execute(f"DROP FUNCTION IF EXISTS {append_function_name(table)}")
+            await admin.execute(f'CREATE ROLE "{role}" LOGIN')
+            await admin.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON "{table}" TO "{role}"')
+            await admin.execute(f'GRANT USAGE ON SEQUENCE "{table}_id_seq" TO "{role}"')
+            # PostgreSQL 15 and later give no one but the schema's owner CREATE on `public`; the REVOKE says so here
+            await admin.execute(f'REVOKE CREATE ON SCHEMA public FROM "{role}"')
+            limited = url.set(username=role, password=None)
+            async with SQLTrackerStore(limited, table_name=table) as store:
+                assert store._postgres is not None and store._postgres._call_function is None
+                assert await store.append("r", [SlotSet(name="b"), SlotSet(name="c")]) == 3
+                await asyncio.gather(*(store.append(f"p{n}", [SlotSet(name="x")]) for n in range(5)))
+                assert await store.count_events("r") == 3
+        finally:
+            await drop_postgres_table(url, table)
+            if await admin.fetchval("SELECT count(*) FROM pg_roles WHERE rolname = $1", role):
+                await admin.execute(f'DROP OWNED BY "{role}"')
+                await admin.execute(f'DROP ROLE "{role}"')
