@@ -37,7 +37,7 @@ from bot.model import LoadedModel, load_model
 from bot.stores.lock_store import InMemoryLockStore, LockStore
 from bot.stores.memory import InMemoryTrackerStore
 from bot.stores.tracker_store import TrackerStore
-from channels.base import CollectingOutputChannel, OutputChannel, UserMessage
+from channels.base import CollectingOutputChannel, OutputChannel, RefusedMessage, UserMessage, text_refusal
 
 __all__ = ["ActionsFactory", "Runtime", "TurnResult"]
 
@@ -310,7 +310,12 @@ class Runtime:
         return TurnResult(list(turn.events), list(turn.replies))
 
     async def handle_message(self, message: UserMessage) -> TurnResult:
-        """Handle one user message and send the replies through its output channel."""
+        """Handle one user message and send the replies through its output channel. A text that no channel
+        may pass on (`channels.base.text_refusal`) raises `RefusedMessage` before anything is stored."""
+        if message.text is not None:
+            refusal = text_refusal(message.text)
+            if refusal is not None:
+                raise RefusedMessage(refusal)
         started = time.perf_counter()
         channel = message.output_channel
         result = await self._turn(

@@ -16,9 +16,12 @@ from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Final, Self
 
 from aiohttp import web
+
+from bot.errors import ConductorError, Problem
+from bot.jsonio import lone_surrogate
 
 __all__ = [
     "CollectingOutputChannel",
@@ -114,6 +117,32 @@ def new_message_id() -> str:
     a call on average (under 1 µs alone), twice per message with the lock token.
     """
     return f"{(random.getrandbits(128) & _UUID4_CLEAR) | _UUID4_SET:032x}"
+
+
+MAX_TEXT_CHARS: Final = 10_000
+"""The longest user message the runtime takes. The NLU's time grows with the text and runs on the event loop
+(a few milliseconds for 10,000 characters; about 80 ms for the 40,000 a Slack message may hold, measured on
+the rasa-init bot), so a longer text would stall every other conversation."""
+
+
+def text_refusal(text: str) -> str | None:
+    """Why the runtime refuses a user message's text, or None: it is longer than `MAX_TEXT_CHARS`, or it is not
+    Unicode text (a lone surrogate, which JSON can write and nothing after the channel can encode)."""
+    if len(text) > MAX_TEXT_CHARS:
+        return f"the message is {len(text):,} characters long; at most {MAX_TEXT_CHARS:,} are accepted"
+    surrogate = lone_surrogate(text)
+    if surrogate is not None:
+        return f"the message holds a lone surrogate ({surrogate}), which is not text"
+    return None
+
+
+class RefusedMessage(ConductorError):
+    """A user message the runtime does not take (`text_refusal`): nothing is stored and nothing answered. The
+    web channels refuse such a text themselves (a 400, an error frame); the others log a warning."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(Problem(reason, hint=f"Send at most {MAX_TEXT_CHARS:,} characters of text."))
+        self.reason = reason
 
 
 @dataclass

@@ -35,7 +35,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import ConductorError
-from channels.base import InputChannel, OnNewMessage, UserMessage
+from channels.base import InputChannel, OnNewMessage, RefusedMessage, UserMessage
 from channels.dedup import Redeliveries
 from channels.slack_events import Skipped, SlackInbound, read_event, read_interaction
 from channels.slack_output import SlackOutput
@@ -313,6 +313,9 @@ class SlackInput(InputChannel):
             return
         try:
             await on_new_message(message)
+        except RefusedMessage as refused:
+            logger.warning("Refused Slack message %s (conversation %s): %s",
+                           message.message_id, message.sender_id, refused.reason)
         except Exception:
             logger.exception("The turn for Slack message %s (conversation %s) failed",
                              message.message_id, message.sender_id)

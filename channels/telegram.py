@@ -30,7 +30,7 @@ from telegram import Update
 from telegram.error import BadRequest, Conflict, InvalidToken, RetryAfter, TelegramError
 
 from bot.errors import ConductorError
-from channels.base import InputChannel, OnNewMessage, UserMessage
+from channels.base import InputChannel, OnNewMessage, RefusedMessage, UserMessage
 from channels.dedup import Redeliveries
 from channels.telegram_client import (
     call_with_rate_limit_retries,
@@ -336,6 +336,10 @@ class TelegramInput(InputChannel):
         )
         try:
             await on_new_message(message)
+        except RefusedMessage as refused:
+            logger.warning(
+                "Refused Telegram update %s (chat %s): %s", update.update_id, incoming.chat_id, refused.reason
+            )
         except Exception:
             logger.exception("The runtime failed on Telegram update %s (chat %s)", update.update_id, incoming.chat_id)
 

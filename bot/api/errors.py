@@ -23,6 +23,7 @@ from aiohttp.typedefs import Handler
 
 from bot import __version__
 from bot.jsonio import compact_bytes, loads_fast, lone_surrogate
+from channels.base import MAX_TEXT_CHARS
 
 __all__ = [
     "MAX_TEXT_CHARS",
@@ -45,10 +46,6 @@ logger = logging.getLogger(__name__)
 HELP_URL: Final = "https://rasa.com/docs/rasa/pages/http-api"
 """Where the API is documented (Conductor follows Rasa's HTTP API)."""
 
-MAX_TEXT_CHARS: Final = 10_000
-"""The longest user message accepted. The NLU's time grows with the text (about 30 ms for 10,000 characters
-of the worst kind, measured on the rasa-init bot) and runs on the event loop, so a longer text would stall
-every other conversation; no chat platform sends messages this long in one piece."""
 
 _REASONS: Final = {
     400: "BadRequest",

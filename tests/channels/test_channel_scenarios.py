@@ -332,6 +332,23 @@ async def test_slack_down_is_logged_and_the_turn_is_still_stored(
     assert [turn.intent_name for turn in await bot.user_turns(USER_ID)] == ["greet", "request_restaurant"]
 
 
+async def test_slack_a_text_the_runtime_refuses_is_a_warning_and_nothing_is_stored(
+    bot: Deployment, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Slack takes messages of up to 40,000 characters; the runtime takes 10,000 (its NLU runs on the event
+    loop), and a lone surrogate, which JSON can carry, is not text."""
+    with caplog.at_level(logging.WARNING, logger="channels"):
+        assert await bot.slack_says(message_event("hi" * 6_000)) == []
+        assert await bot.slack_says(message_event("hi \ud800")) == []
+    refusals = [record for record in caplog.records if record.getMessage().startswith("Refused Slack message")]
+    assert len(refusals) == 2 and not [record for record in caplog.records if record.exc_info]
+    assert "12,000 characters long; at most 10,000" in refusals[0].getMessage()
+    assert "lone surrogate (\\ud800)" in refusals[1].getMessage()
+    assert await bot.events(USER_ID) == []
+    [answer] = await bot.slack_says(message_event("hi"))  # the conversation goes on
+    assert answer.args["text"] == GREETING
+
+
 # --- Telegram ------------------------------------------------------------------------------------------------
 
 
@@ -386,6 +403,18 @@ async def test_telegram_a_duplicate_update_stores_one_turn_and_sends_once(bot: D
     assert reply.params["text"] == GREETING
     assert len(bot.telegram.calls_to("sendMessage")) == 1
     assert len(await bot.user_turns(str(CHAT_ID))) == 1
+
+
+async def test_telegram_a_text_the_runtime_refuses_is_a_warning_and_nothing_is_stored(
+    bot: Deployment, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="channels"):
+        assert await bot.telegram_says(bot.telegram.message_update("hello" * 2_400)) == []
+    [refusal] = [record for record in caplog.records if record.getMessage().startswith("Refused Telegram update")]
+    assert "12,000 characters long" in refusal.getMessage() and refusal.exc_info is None
+    assert await bot.events(str(CHAT_ID)) == []
+    [reply] = await bot.telegram_says(bot.telegram.message_update("hello"))
+    assert reply.params["text"] == GREETING
 
 
 async def test_telegram_a_wrong_or_missing_secret_gets_401_and_stores_nothing(bot: Deployment) -> None:
