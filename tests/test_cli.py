@@ -183,14 +183,19 @@ def test_base_assistant_validates_without_warnings() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def _rasa_init_trained(tmp_path_factory: pytest.TempPathFactory, part: str) -> Path:
+    """A copy of the rasa-init project with a model of one part trained by `bot train <part>`."""
+    root = tmp_path_factory.mktemp(f"cli-{part}") / "bot"
+    shutil.copytree(RASA_PROJECTS / "rasa-init-3.6.21", root)
+    result = run_bot("train", part, cwd=root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return root
+
+
 @pytest.fixture(scope="module")
 def trained_core(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The rasa-init project with a dialogue-only model trained by `bot train core`."""
-    root = tmp_path_factory.mktemp("cli") / "bot"
-    shutil.copytree(RASA_PROJECTS / "rasa-init-3.6.21", root)
-    result = run_bot("train", "core", cwd=root)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return root
+    return _rasa_init_trained(tmp_path_factory, "core")
 
 
 def test_train_reuses_an_unchanged_model(trained_core: Path) -> None:
@@ -335,11 +340,7 @@ def test_input_that_is_not_utf8_is_a_clear_error(trained_core: Path) -> None:
 @pytest.fixture(scope="module")
 def trained_nlu(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The rasa-init project with an NLU-only model trained by `bot train nlu`."""
-    root = tmp_path_factory.mktemp("cli-nlu") / "bot"
-    shutil.copytree(RASA_PROJECTS / "rasa-init-3.6.21", root)
-    result = run_bot("train", "nlu", cwd=root)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return root
+    return _rasa_init_trained(tmp_path_factory, "nlu")
 
 
 def test_parse_prints_rasas_model_parse_json(trained_nlu: Path) -> None:
