@@ -24,13 +24,16 @@ from bot.errors import ConductorError, Problem
 from bot.jsonio import lone_surrogate
 
 __all__ = [
+    "MAX_TEXT_CHARS",
     "CollectingOutputChannel",
     "InputChannel",
     "OnNewMessage",
     "OutputChannel",
     "RecentIds",
+    "RefusedMessage",
     "UserMessage",
     "new_message_id",
+    "text_refusal",
 ]
 
 

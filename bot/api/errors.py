@@ -46,7 +46,6 @@ logger = logging.getLogger(__name__)
 HELP_URL: Final = "https://rasa.com/docs/rasa/pages/http-api"
 """Where the API is documented (Conductor follows Rasa's HTTP API)."""
 
-
 _REASONS: Final = {
     400: "BadRequest",
     401: "NotAuthenticated",
