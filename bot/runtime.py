@@ -28,12 +28,13 @@ from typing import Any
 
 from bot.brokers.broker import EventBroker
 from bot.dialogue.actions import ActionRegistry
-from bot.dialogue.events import Event
+from bot.dialogue.events import Event, ReminderScheduled
 from bot.dialogue.policies.ensemble import max_number_of_predictions
 from bot.dialogue.processor import MessageProcessor, Turn
 from bot.dialogue.tracker import DialogueStateTracker
 from bot.errors import ConductorError
 from bot.model import LoadedModel, load_model
+from bot.reminders import Reminders, still_due
 from bot.stores.lock_store import InMemoryLockStore, LockStore
 from bot.stores.memory import InMemoryTrackerStore
 from bot.stores.tracker_store import TrackerStore
@@ -138,6 +139,7 @@ class Runtime:
         self._cache_size = cache_size
         self._served = _Generation(model, actions, cache_size)
         self._closing: set[asyncio.Task[None]] = set()
+        self._reminders = Reminders(self._fire_reminder)
         self._unclosed: list[ActionRegistry] = []
 
     # --- the served model ---------------------------------------------------------------------------------
@@ -237,6 +239,7 @@ class Runtime:
             await self.event_broker.start()
 
     async def close(self) -> None:
+        await self._reminders.close()
         await self.tracker_store.close()
         await self.lock_store.close()
         if self.event_broker is not None:
@@ -307,6 +310,7 @@ class Runtime:
                     raise
                 await self._commit(served, tracker, seq, turn.events)
                 await self._send(channel, sender_id, turn.replies)
+                self._reminders.take(sender_id, turn.events, channel)
         return TurnResult(list(turn.events), list(turn.replies))
 
     async def handle_message(self, message: UserMessage) -> TurnResult:
@@ -359,6 +363,22 @@ class Runtime:
                 tracker, action, policy=policy, confidence=confidence, output_channel=channel.name
             ),
         )
+
+    def pending_reminders(self, sender_id: str) -> list[ReminderScheduled]:
+        """The conversation's reminders that this process will run (see `bot.reminders`)."""
+        return self._reminders.pending(sender_id)
+
+    async def _fire_reminder(self, sender_id: str, reminder: ReminderScheduled, channel: OutputChannel) -> None:
+        """A due reminder's turn: its intent triggered, unless the conversation has moved on (`still_due`)."""
+        entities = reminder.entities if isinstance(reminder.entities, list | dict) else None
+
+        async def run(processor: MessageProcessor, tracker: DialogueStateTracker) -> Turn:
+            if not still_due(tracker, reminder):
+                logger.debug("the reminder %r of %s is no longer due", reminder.name, sender_id)
+                return Turn([], [])
+            return await processor.trigger_intent(tracker, reminder.intent, entities, output_channel=channel.name)
+
+        await self._turn(sender_id, channel, run)
 
     async def append_events(self, sender_id: str, events: Sequence[Event]) -> DialogueStateTracker:
         served = self._served

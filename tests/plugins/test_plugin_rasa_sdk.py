@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from aiohttp.test_utils import TestServer
 
 from bot.config import ActionEndpoint, Endpoints
 from bot.dialogue.actions import ActionContext, ActionExecutionRejection
-from bot.dialogue.events import ActionExecutionRejected
+from bot.dialogue.events import ActionExecutionRejected, ReminderCancelled, ReminderScheduled
 from bot.dialogue.responses import ResponseGenerator
 from bot.plugins.instance import load_instance
 from bot.plugins.registry import PluginActionRegistry, build_action_registry
@@ -29,8 +30,10 @@ from tests.process_helpers import wait_until_healthy_sync
 pytest.importorskip("rasa_sdk", reason="the rasa-sdk extra is not installed")
 
 SHOP_ACTIONS = '''\
+from datetime import datetime
+
 from rasa_sdk import Action, FormValidationAction, ValidationAction
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import ReminderCancelled, ReminderScheduled, SlotSet
 from rasa_sdk.interfaces import ActionExecutionRejection
 
 
@@ -76,6 +79,18 @@ class ActionRefuse(Action):
 
     def run(self, dispatcher, tracker, domain):
         raise ActionExecutionRejection("action_refuse", "not today")
+
+
+class ActionRemind(Action):
+    def name(self):
+        return "action_remind"
+
+    def run(self, dispatcher, tracker, domain):
+        due = datetime(2031, 5, 17, 9, 30)
+        return [
+            ReminderScheduled("EXTERNAL_tea", due, entities={"size": "large"}, name="tea", kill_on_user_message=False),
+            ReminderCancelled(name="coffee"),
+        ]
 '''
 MODULE = "conductor_test_shop_actions"
 DOMAIN = """\
@@ -100,7 +115,8 @@ responses:
   utter_ordered: [{text: "A {size} tea is on its way."}]
   utter_default: [{text: "Sorry, something is off."}]
   utter_after: [{text: "Anything else?"}]
-actions: [action_greet_shopper, validate_order_form, action_validate_slot_mappings, action_broken, action_refuse]
+actions: [action_greet_shopper, validate_order_form, action_validate_slot_mappings, action_broken, action_refuse,
+          action_remind]
 forms:
   order_form:
     required_slots: [size]
@@ -252,6 +268,21 @@ async def test_a_refusal_is_an_action_execution_rejection(shop: Project, registr
     assert (excinfo.value.action_name, excinfo.value.message) == ("action_refuse", "not today")
     turn = await processor_for(shop, registry).execute_action(tracker, "action_refuse")
     assert [e.name for e in turn.events if isinstance(e, ActionExecutionRejected)] == ["action_refuse"]
+
+
+async def test_reminders_of_an_action_arrive_as_the_events_the_runtime_schedules(
+    shop: Project, registry: PluginActionRegistry
+) -> None:
+    """rasa-sdk's `ReminderScheduled` and `ReminderCancelled`, as the runtime reads them (`bot.reminders` runs
+    them: tests/server/test_reminders.py)."""
+    turn = await processor_for(shop, registry).execute_action(new_tracker(shop), "action_remind")
+    [reminder] = [e for e in turn.events if isinstance(e, ReminderScheduled)]
+    assert (reminder.intent, reminder.name, reminder.entities, reminder.kill_on_user_msg) == (
+        "EXTERNAL_tea", "tea", {"size": "large"}, False
+    )
+    assert reminder.trigger_date_time == datetime(2031, 5, 17, 9, 30)
+    [cancellation] = [e for e in turn.events if isinstance(e, ReminderCancelled)]
+    assert (cancellation.name, cancellation.intent) == ("coffee", None)
 
 
 async def test_a_server_that_is_down_is_logged_and_answered_with_the_fallback(
