@@ -19,7 +19,7 @@ import logging
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Final, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -609,6 +609,14 @@ _ENDPOINT_HINTS = {
 }
 
 
+_UNUSED_ENDPOINTS: Final = {
+    "models": "Conductor does not pull models from a model server. Put a model trained with `bot train` in the "
+    "folder `bot run --model` serves (moved in with `mv`): the server picks it up within seconds.",
+    "nlu": "Conductor parses messages with the model's own NLU, not with an NLU server.",
+}
+"""endpoints.yml sections Rasa reads and Conductor does not: each is named in a warning."""
+
+
 def load_endpoints(path: str | Path) -> Endpoints:
     """Read endpoints.yml, with `${VAR}` substituted; a missing file means all defaults, as in Rasa."""
     if not Path(path).exists():
@@ -616,6 +624,11 @@ def load_endpoints(path: str | Path) -> Endpoints:
     example = "  action_endpoint:\n    url: http://localhost:5055/webhook"
     data = _require_mapping(read_yaml(path, "endpoints file"), path, "endpoints file", example)
     warnings = _unknown_key_warnings(data, list(Endpoints.model_fields), path, "endpoints file", {})
+    warnings += [
+        Problem(f"'{key}' is a Rasa option that Conductor does not use; it is ignored", str(path),
+                data.line_of(key), hint, Severity.WARNING)
+        for key, hint in _UNUSED_ENDPOINTS.items() if key in data
+    ]
     substitute_env(data, path)
     endpoints = _validate(Endpoints, data, path, _ENDPOINT_HINTS, warnings)
     endpoints._warnings.extend(warnings)

@@ -184,6 +184,21 @@ def test_unknown_keys_are_warnings_with_a_suggestion(
     assert f"{path}:2: warning: 'polices'" in caplog.text
 
 
+def test_endpoint_sections_conductor_does_not_use_are_warnings(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`models` (a model server to pull from) and `nlu` (an NLU server) would otherwise be read and ignored."""
+    path = write(tmp_path, "endpoints.yml", "models:\n  url: http://models.example.com/latest\n"
+                 "nlu:\n  url: http://nlu.example.com\naction_endpoint:\n  url: http://localhost:5055/webhook\n")
+    with caplog.at_level(logging.WARNING, logger="bot.config"):
+        endpoints = load_endpoints(path)
+    assert endpoints.action_endpoint is not None
+    assert [(w.line, w.severity) for w in endpoints.warnings] == [(1, Severity.WARNING), (3, Severity.WARNING)]
+    assert "'models' is a Rasa option that Conductor does not use" in endpoints.warnings[0].message
+    assert "bot run --model" in (endpoints.warnings[0].hint or "")
+    assert f"{path}:3: warning: 'nlu'" in caplog.text
+
+
 def test_warnings_travel_with_errors(tmp_path: Path) -> None:
     path = write(tmp_path, "config.yml", "pipelin: []\nlanguage: [en]\n")
     with pytest.raises(ConductorError) as exc:
