@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from bot.dialogue.events import ConversationResumed
-from bot.model import load_model, train_model
+from bot.model import LoadedModel, load_model, train_model
 from bot.plugins import build_action_registry, load_project_with_plugins
 from bot.project.loader import ProjectPaths
 from bot.runtime import Runtime
@@ -16,11 +17,18 @@ from tests.conftest import REPO_ROOT
 
 
 @pytest.fixture(scope="module")
-def runtime(tmp_path_factory: pytest.TempPathFactory) -> Runtime:
+def model(tmp_path_factory: pytest.TempPathFactory) -> LoadedModel:
     project = load_project_with_plugins(ProjectPaths.discover(REPO_ROOT / "domain"))
     path, _ = train_model(project, tmp_path_factory.mktemp("models"), parts=("dialogue",))
-    model = load_model(path)
-    return Runtime(model, actions=build_action_registry(model))
+    return load_model(path)
+
+
+@pytest.fixture
+async def runtime(model: LoadedModel) -> AsyncIterator[Runtime]:
+    """A runtime per test, closed afterwards (its actions' HTTP session belongs to the test's event loop)."""
+    running = Runtime(model, actions=build_action_registry(model))
+    yield running
+    await running.close()
 
 
 async def test_handoff_pauses_until_a_person_resumes(runtime: Runtime) -> None:

@@ -613,7 +613,9 @@ def policies(project: Project) -> Any:
 
 
 @pytest.fixture
-def processor(instance_root: Path, project: Project, policies: Any, ticketing: Ticketing) -> MessageProcessor:
+async def processor(
+    instance_root: Path, project: Project, policies: Any, ticketing: Ticketing
+) -> AsyncIterator[MessageProcessor]:
     (instance_root / "conductor.yml").write_text(
         textwrap.dedent(
             f"""\
@@ -626,7 +628,8 @@ def processor(instance_root: Path, project: Project, policies: Any, ticketing: T
         )
     )
     registry = build_action_registry(project.domain, load_instance(instance_root))
-    return MessageProcessor(project.domain, None, policies, registry)
+    yield MessageProcessor(project.domain, None, policies, registry)
+    await registry.close()  # the HTTP session its actions opened in this test's event loop
 
 
 class Conversation:
