@@ -571,8 +571,8 @@ def run(
     )] = 2.0,
     tracker_cache: Annotated[int | None, typer.Option(
         "--tracker-cache", min=0, show_default=False,
-        help="Conversations kept in memory between turns (about 12 KB, plus 5 KB a message, each): the most recently "
-        "active; others are read back from the tracker store. Default 1,000.",
+        help="Conversations kept in memory between turns (each about 21 KB of RSS, plus 5 KB a message): the most "
+        "recently active; others are read back from the tracker store. Default 1,000.",
     )] = None,
 ) -> None:
     """Serve the bot: the channels in credentials.yml, the web chat at /, and the HTTP API with --enable-api."""

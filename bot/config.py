@@ -623,12 +623,8 @@ def load_endpoints(path: str | Path) -> Endpoints:
         return Endpoints()
     example = "  action_endpoint:\n    url: http://localhost:5055/webhook"
     data = _require_mapping(read_yaml(path, "endpoints file"), path, "endpoints file", example)
-    warnings = _unknown_key_warnings(data, list(Endpoints.model_fields), path, "endpoints file", {})
-    warnings += [
-        Problem(f"'{key}' is a Rasa option that Conductor does not use; it is ignored", str(path),
-                data.line_of(key), hint, Severity.WARNING)
-        for key, hint in _UNUSED_ENDPOINTS.items() if key in data
-    ]
+    used = [key for key in Endpoints.model_fields if key not in _UNUSED_ENDPOINTS]
+    warnings = _unknown_key_warnings(data, used, path, "endpoints file", _UNUSED_ENDPOINTS)
     substitute_env(data, path)
     endpoints = _validate(Endpoints, data, path, _ENDPOINT_HINTS, warnings)
     endpoints._warnings.extend(warnings)

@@ -282,11 +282,13 @@ class _QuerySecretRedaction(logging.Filter):
         return True
 
 
+_QUERY_SECRETS: Final = _QuerySecretRedaction()
+
+
 def access_logger() -> logging.Logger:
     """aiohttp's access logger, its lines redacted (`_QuerySecretRedaction`)."""
     logger = logging.getLogger("aiohttp.access")
-    if not any(isinstance(existing, _QuerySecretRedaction) for existing in logger.filters):
-        logger.addFilter(_QuerySecretRedaction())
+    logger.addFilter(_QUERY_SECRETS)  # added once, however often called
     return logger
 
 

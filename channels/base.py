@@ -34,6 +34,7 @@ __all__ = [
     "UserMessage",
     "new_message_id",
     "text_refusal",
+    "text_too_long",
 ]
 
 
@@ -126,6 +127,14 @@ MAX_TEXT_CHARS: Final = 10_000
 """The longest user message the runtime takes. The NLU's time grows with the text and runs on the event loop
 (a few milliseconds for 10,000 characters; about 80 ms for the 40,000 a Slack message may hold, measured on
 the rasa-init bot), so a longer text would stall every other conversation."""
+
+
+def text_too_long(text: str, name: str) -> str | None:
+    """What is wrong with a user message `name` longer than `MAX_TEXT_CHARS`, as the web channels word it for
+    their clients, or None."""
+    if len(text) <= MAX_TEXT_CHARS:
+        return None
+    return f"'{name}' is {len(text)} characters long; the server accepts at most {MAX_TEXT_CHARS}"
 
 
 def text_refusal(text: str) -> str | None:

@@ -30,10 +30,9 @@ import socketio
 from aiohttp import web
 from jwt.algorithms import get_default_algorithms, has_crypto
 
-from bot.api.errors import text_too_long
 from bot.errors import ConductorError, Problem, Severity
 from bot.jsonio import lone_surrogate
-from channels.base import InputChannel, OnNewMessage, OutputChannel, UserMessage
+from channels.base import InputChannel, OnNewMessage, OutputChannel, UserMessage, text_too_long
 
 __all__ = ["CHANNEL", "SocketIOInput", "SocketIOOutput", "SocketIOSettings"]
 

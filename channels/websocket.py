@@ -37,10 +37,17 @@ from typing import Any, ClassVar, Self
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from bot.api.errors import text_too_long
 from bot.errors import ConductorError, Problem, Severity
 from bot.jsonio import lone_surrogate
-from channels.base import InputChannel, OnNewMessage, OutputChannel, RecentIds, UserMessage, new_message_id
+from channels.base import (
+    InputChannel,
+    OnNewMessage,
+    OutputChannel,
+    RecentIds,
+    UserMessage,
+    new_message_id,
+    text_too_long,
+)
 
 __all__ = [
     "CHANNEL",

@@ -23,7 +23,7 @@ from aiohttp.typedefs import Handler
 
 from bot import __version__
 from bot.jsonio import compact_bytes, loads_fast, lone_surrogate
-from channels.base import MAX_TEXT_CHARS
+from channels.base import MAX_TEXT_CHARS, text_too_long
 
 __all__ = [
     "MAX_TEXT_CHARS",
@@ -165,11 +165,12 @@ class _ClientProtocolErrors(logging.Filter):
         return True
 
 
+_CLIENT_PROTOCOL_ERRORS: Final = _ClientProtocolErrors()
+
+
 def quiet_client_protocol_errors() -> None:
     """Log requests that are not valid HTTP in one line (`_ClientProtocolErrors`, on aiohttp's server logger)."""
-    server_log = logging.getLogger("aiohttp.server")
-    if not any(isinstance(existing, _ClientProtocolErrors) for existing in server_log.filters):
-        server_log.addFilter(_ClientProtocolErrors())
+    logging.getLogger("aiohttp.server").addFilter(_CLIENT_PROTOCOL_ERRORS)  # added once, however often called
 
 
 def _reject_constant(name: str) -> Any:
@@ -268,14 +269,6 @@ def string_field(
     if not isinstance(value, str):
         raise _wrong_type(name, "a string", value)
     return value
-
-
-def text_too_long(text: str, name: str) -> str | None:
-    """What is wrong with a user message `name` longer than `MAX_TEXT_CHARS` (every channel refuses it), or
-    None."""
-    if len(text) <= MAX_TEXT_CHARS:
-        return None
-    return f"'{name}' is {len(text)} characters long; the server accepts at most {MAX_TEXT_CHARS}"
 
 
 def check_text_length(text: str, name: str) -> str:
