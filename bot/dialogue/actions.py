@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 
 from bot.dialogue.events import (
     ACTION_LISTEN_NAME,
+    NO_METADATA,
     ActionExecuted,
     ActiveLoop,
     Event,
@@ -150,7 +151,7 @@ class Action(ABC):
             policy=policy,
             confidence=confidence,
             hide_rule_turn=hide_rule_turn,
-            metadata=metadata or {},
+            metadata=metadata or NO_METADATA,
         )
 
     def __repr__(self) -> str:
@@ -262,7 +263,7 @@ class EndToEndAction(Action):
             policy=policy,
             confidence=confidence,
             hide_rule_turn=hide_rule_turn,
-            metadata=metadata or {},
+            metadata=metadata or NO_METADATA,
         )
 
 

@@ -18,13 +18,14 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import MISSING, Field, dataclass, field, fields
 from datetime import datetime
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Any, ClassVar, NoReturn, Self, TypeVar
 
 from bot.errors import ConductorError, Problem
 
 __all__ = [
     "ACTION_LISTEN_NAME",
     "BOT_DATA_KEYS",
+    "NO_METADATA",
     "ActionExecuted",
     "ActionExecutionRejected",
     "ActionReverted",
@@ -44,6 +45,7 @@ __all__ = [
     "ReminderScheduled",
     "Restarted",
     "SessionStarted",
+    "SharedDict",
     "SlotSet",
     "StoryExported",
     "UserUtteranceReverted",
@@ -52,6 +54,7 @@ __all__ = [
     "events_from_dicts",
     "events_to_dicts",
     "shallow_replace",
+    "shared_dict",
 ]
 
 ACTION_LISTEN_NAME = "action_listen"
@@ -179,6 +182,66 @@ def shallow_replace(instance: _T, **changes: Any) -> _T:
 _EVENT_TYPES: dict[str, type[Event]] = {}
 
 
+class SharedDict(dict[str, Any]):
+    """A dict that many events share, and that therefore refuses to be changed: the empty `metadata` and
+    `extras` of events that have none (`NO_METADATA`), the `data` of a bot message without buttons, images or
+    the like, the metadata of a response's messages (`shared_dict`). A conversation holds about six events a
+    message; their two empty dicts each were a tenth of a cached conversation's memory. A copy (`dict(...)`,
+    `copy.copy`, `copy.deepcopy`) is an ordinary dict, free to change."""
+
+    __slots__ = ()
+
+    def _refuse(self, *_: Any, **__: Any) -> NoReturn:
+        raise TypeError(
+            "this dict is shared by many events (their metadata or data) and cannot be changed; "
+            "make the event with a dict of its own instead"
+        )
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    setdefault = update = pop = popitem = clear = _refuse
+
+    def __copy__(self) -> dict[str, Any]:
+        return dict(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
+        return copy.deepcopy(dict(self), memo)
+
+    def __reduce__(self) -> tuple[type[dict[str, Any]], tuple[dict[str, Any]]]:
+        return dict, (dict(self),)
+
+
+NO_METADATA: dict[str, Any] = SharedDict()
+"""The empty `metadata` (and `extras`) of events that have none: read it, never fill it (it refuses)."""
+
+_SHARED_DICTS: dict[tuple[tuple[str, type, Any], ...], SharedDict] = {}
+_SHARED_DICTS_LIMIT = 1_000
+"""At most this many distinct dicts are shared (a bot's responses and message shapes: a few hundred)."""
+
+
+def shared_dict(value: dict[str, Any]) -> dict[str, Any]:
+    """One `SharedDict` for equal dicts (the same keys in the same order, values of the same types) whose values
+    are all hashable (a response's metadata, a bot message's empty `data`); `value` itself when it holds
+    something unhashable (buttons, a custom payload) or the table is full. For events' dicts only, which are
+    read and never changed."""
+    if not value:
+        return NO_METADATA
+    try:
+        key = tuple((name, type(item), item) for name, item in value.items())
+        found = _SHARED_DICTS.get(key)
+    except TypeError:
+        return value
+    if found is None:
+        if len(_SHARED_DICTS) >= _SHARED_DICTS_LIMIT:
+            return value
+        found = _SHARED_DICTS[key] = SharedDict(value)
+    return found
+
+
+def _own_or_shared(value: dict[str, Any]) -> dict[str, Any]:
+    """`value`, or `NO_METADATA` when it is empty."""
+    return value if value else NO_METADATA
+
+
 @dataclass(frozen=True, kw_only=True)
 class Event:
     """Something that happened in a conversation. Subclasses are registered by their `type_name`.
@@ -191,8 +254,8 @@ class Event:
     always_writes_metadata: ClassVar[bool] = False
 
     timestamp: float = field(default_factory=time.time)
-    metadata: dict[str, Any] = field(default_factory=dict)
-    extras: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=lambda: NO_METADATA)
+    extras: dict[str, Any] = field(default_factory=lambda: NO_METADATA)
     source_keys: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -306,7 +369,7 @@ class BotUttered(Event):
             "image": image,
             "custom": custom,
         }
-        return cls(text=text, data=data, metadata=metadata or {})
+        return cls(text=text, data=shared_dict(data), metadata=shared_dict(metadata) if metadata else NO_METADATA)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -516,11 +579,11 @@ def _read_event(raw: Any, *, owned: bool = False) -> Event:
             raise _BadEvent(f"{name!r} event has no `{key}`", f"Add the `{key}` field to the event.")
     try:
         timestamp = _optional_number(data.get("timestamp"))
-        values["metadata"] = _mapping(data.get("metadata"))
+        values["metadata"] = _own_or_shared(_mapping(data.get("metadata")))
     except _BadEvent as exc:
         raise _BadEvent(f"{name!r} event: `timestamp` or `metadata` {exc.message}") from None
     values["timestamp"] = time.time() if timestamp is None else timestamp
-    values["extras"] = {key: value for key, value in data.items() if key not in known}
+    values["extras"] = _own_or_shared({key: value for key, value in data.items() if key not in known})
     try:
         return cls(**values, source_keys=source_keys)
     except ValueError as exc:

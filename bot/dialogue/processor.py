@@ -43,6 +43,7 @@ from bot.dialogue.actions import (
 )
 from bot.dialogue.events import (
     ACTION_LISTEN_NAME,
+    NO_METADATA,
     ActionExecuted,
     ActionExecutionRejected,
     BotUttered,
@@ -191,7 +192,7 @@ class MessageProcessor:
         message came from), which picks channel-specific responses."""
         run = self._start(tracker, output_channel or message.input_channel)
         start = len(tracker.events)
-        metadata = dict(message.metadata or {})
+        metadata = dict(message.metadata) if message.metadata else NO_METADATA
         await self._start_session_if_needed(run, metadata)
         parse_data = dict(message.parse_data) if message.parse_data else await self.parse(message.text)
         tracker.update(
@@ -415,7 +416,7 @@ def _full_parse_data(
         "entities": list(parse_data.get("entities") or []),
         "text": text,
         "message_id": message_id,
-        "metadata": dict(metadata),
+        "metadata": dict(metadata) if metadata else NO_METADATA,
     }
     full.update({key: value for key, value in parse_data.items() if key not in ("intent", "entities")})
     return full

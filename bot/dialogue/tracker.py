@@ -274,11 +274,16 @@ class DialogueStateTracker:
         self._apply(event)
 
     def update_with_events(self, events: Iterable[Event], *, override_timestamp: bool = True) -> None:
-        """Append several events; with `override_timestamp` each gets the current time (as Rasa does, so new
-        events always sort after the ones already there)."""
+        """Append several events; with `override_timestamp` each is stamped with the current time unless its
+        own time already lies between the latest event's and now, so new events always sort after the ones
+        already there (Rasa stamps every one; an event made during the turn, as most are, keeps its time of
+        making, microseconds earlier, and is not copied, which leaves it smaller)."""
         for event in events:
             if override_timestamp:
-                event = event.at(time.time())
+                now = time.time()
+                latest = self.events[-1].timestamp if self.events else 0.0
+                if not latest <= event.timestamp <= now:
+                    event = event.at(now)
             self.update(event)
 
     def _apply(self, event: Event) -> None:

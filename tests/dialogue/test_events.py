@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import time
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from bot.dialogue.events import (
     BOT_DATA_KEYS,
+    NO_METADATA,
     ActionExecuted,
     ActiveLoop,
     BotUttered,
@@ -24,6 +26,7 @@ from bot.dialogue.events import (
     event_names,
     events_from_dicts,
     events_to_dicts,
+    shared_dict,
 )
 from bot.errors import ConductorError
 from tests.event_samples import RASA_EVENTS
@@ -170,3 +173,35 @@ def test_any_json_values_round_trip(value: Any, extras: dict[str, Any], metadata
     assert json.dumps(SlotSet.from_dict(raw).as_dict()) == json.dumps(raw)
     user = {"event": "user", "timestamp": 1.0, "text": "t", "parse_data": {"i": value}, "metadata": metadata}
     assert json.dumps(Event.from_dict(user).as_dict()) == json.dumps(user)
+
+
+def test_events_without_metadata_share_one_empty_dict_that_refuses_changes() -> None:
+    made = [ActionExecuted(name="utter_greet"), SessionStarted(), UserUttered(text="hi")]
+    read = events_from_dicts([{"event": "action", "name": "x", "metadata": {}}, {"event": "session_started"}])
+    for event in [*made, *read]:
+        assert event.metadata is NO_METADATA and event.extras is NO_METADATA
+    with pytest.raises(TypeError, match="shared by many events"):
+        made[0].metadata["key"] = "value"
+    with pytest.raises(TypeError, match="shared by many events"):
+        made[0].metadata.update(key="value")
+    assert NO_METADATA == {}
+    # a copy is an ordinary dict, and what as_dict gives may be changed without touching any event
+    copied = made[0].as_dict()
+    copied.setdefault("metadata", {})["key"] = "value"
+    assert NO_METADATA == {} and type(copy.deepcopy(NO_METADATA)) is dict and type(copy.copy(NO_METADATA)) is dict
+    assert json.dumps(events_to_dicts(made[:1])) == json.dumps(events_to_dicts([ActionExecuted(
+        name="utter_greet", timestamp=made[0].timestamp, metadata={})]))
+
+
+def test_bot_messages_share_equal_data_and_metadata_but_not_buttons() -> None:
+    first = BotUttered.create("hi", metadata={"utter_action": "utter_greet"})
+    second = BotUttered.create("hello", metadata={"utter_action": "utter_greet"})
+    assert first.data is second.data and first.metadata is second.metadata
+    assert first.data == dict.fromkeys(BOT_DATA_KEYS)
+    # equal by ==, but of another type: not the same dict (1 and True would write different JSON)
+    assert shared_dict({"flag": 1}) is not shared_dict({"flag": True})
+    with_buttons = BotUttered.create("pick", buttons=[{"title": "yes", "payload": "/affirm"}])
+    assert with_buttons.data["buttons"] == [{"title": "yes", "payload": "/affirm"}]
+    with pytest.raises(TypeError):
+        first.data["text"] = "changed"
+    assert first.as_dict()["data"] == dict.fromkeys(BOT_DATA_KEYS)

@@ -164,3 +164,14 @@ def test_the_latest_states_are_the_tail_of_all_of_them() -> None:
             for count in range(1, 9):
                 assert so_far.last(count) == everything[-count:], (size, now, count)
             assert so_far.last(3) is not before
+
+
+def test_equal_states_of_different_conversations_are_one_object_and_texts_stay_their_own() -> None:
+    """A cached conversation keeps a state per action in each walk; equal ones are shared between
+    conversations (they are only read), while a state that holds a user's text is the conversation's own."""
+    first = conversation(DOMAIN, user("greet"), action("utter_greet"), listen(), user("inform", text="Rome"))
+    second = conversation(DOMAIN, user("greet"), action("utter_greet"), listen(), user("inform", text="Oslo"))
+    a, b = states_for_tracker(first, DOMAIN), states_for_tracker(second, DOMAIN)
+    assert a == [*b[:-1], a[-1]]  # the same states but for the texts of the last message
+    assert all(x is y for x, y in zip(a[:-1], b[:-1], strict=True))
+    assert a[-1] is not b[-1] and a[-1] != b[-1]

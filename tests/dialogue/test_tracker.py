@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
 from dialogue_helpers import action, domain_from, listen, user
 
 from bot.dialogue.events import (
+    ACTION_LISTEN_NAME,
     ActionExecuted,
     ActionExecutionRejected,
     ActionReverted,
@@ -236,3 +238,19 @@ def test_bad_tracker_json_is_a_clear_error() -> None:
         DialogueStateTracker.from_dict({"sender_id": "u", "events": [{"event": "action", "name": "x"}, {}]})
     with pytest.raises(ConductorError, match="sender_id"):
         DialogueStateTracker.from_dict({"sender_id": 5, "events": []})
+
+
+def test_new_events_sort_after_the_old_ones_and_keep_a_time_of_this_turn() -> None:
+    tracker = DialogueStateTracker("stamps")
+    tracker.update(ActionExecuted(name=ACTION_LISTEN_NAME, timestamp=time.time()))
+    made_now = ActionExecuted(name="utter_greet")
+    too_old = SlotSet(name="city", value="Rome", timestamp=1.0)
+    in_the_future = SlotSet(name="city", value="Oslo", timestamp=time.time() + 3600)
+    tracker.update_with_events([made_now, too_old, in_the_future])
+    stamps = [event.timestamp for event in tracker.events]
+    assert stamps == sorted(stamps) and stamps[-1] <= time.time()
+    assert tracker.events[1] is made_now  # made during the turn: kept as it is, not copied
+    assert tracker.events[2].timestamp > 1.0 and tracker.events[3].timestamp < in_the_future.timestamp
+    assert [event.value for event in tracker.events[2:]] == ["Rome", "Oslo"]  # type: ignore[attr-defined]
+    tracker.update_with_events([too_old], override_timestamp=False)
+    assert tracker.events[-1] is too_old
