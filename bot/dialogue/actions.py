@@ -431,8 +431,10 @@ def _latest_user_event(tracker: DialogueStateTracker, *, certain: bool) -> UserU
     if latest is None:
         raise ValueError("there is no user message to put back after the fallback")
     parse_data = copy.deepcopy(latest.parse_data)
-    if certain and isinstance(parse_data.get("intent"), dict):
-        parse_data["intent"]["confidence"] = 1.0
+    intent = parse_data.get("intent")
+    if certain and isinstance(intent, dict):
+        # a new dict: the parse's intent may be its ranking's first entry itself, which keeps its confidence
+        parse_data["intent"] = {**intent, "confidence": 1.0}
     return replace(latest, parse_data=parse_data)
 
 

@@ -213,6 +213,9 @@ class SharedDict(dict[str, Any]):
 NO_METADATA: dict[str, Any] = SharedDict()
 """The empty `metadata` (and `extras`) of events that have none: read it, never fill it (it refuses)."""
 
+_NO_DATA: dict[str, Any] = SharedDict(dict.fromkeys(BOT_DATA_KEYS))
+"""The `data` of a bot message that has only text."""
+
 _SHARED_DICTS: dict[tuple[tuple[str, type, Any], ...], SharedDict] = {}
 _SHARED_DICTS_LIMIT = 1_000
 """At most this many distinct dicts are shared (a bot's responses and message shapes: a few hundred)."""
@@ -361,15 +364,18 @@ class BotUttered(Event):
         metadata: dict[str, Any] | None = None,
     ) -> BotUttered:
         """A bot message with `data` filled the way Rasa fills it: every key of `BOT_DATA_KEYS`."""
-        data = {
-            "elements": elements,
-            "quick_replies": quick_replies,
-            "buttons": buttons,
-            "attachment": attachment,
-            "image": image,
-            "custom": custom,
-        }
-        return cls(text=text, data=shared_dict(data), metadata=shared_dict(metadata) if metadata else NO_METADATA)
+        if elements is quick_replies is buttons is attachment is image is custom is None:
+            data = _NO_DATA  # a text message's, shared
+        else:
+            data = shared_dict({
+                "elements": elements,
+                "quick_replies": quick_replies,
+                "buttons": buttons,
+                "attachment": attachment,
+                "image": image,
+                "custom": custom,
+            })
+        return cls(text=text, data=data, metadata=shared_dict(metadata) if metadata else NO_METADATA)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -34,7 +34,7 @@ __all__ = [
     "SLOTS",
     "USER",
     "RuleOnlyData",
-    "SavedWalk",
+    "SavedWalks",
     "State",
     "StatesSoFar",
     "active_loop_in_state",
@@ -273,10 +273,18 @@ class _StateWalk:
         """Apply `events` to `prior` (the conversation replayed so far), taking the state before each action."""
         for event in events:
             if isinstance(event, ActionExecuted):
-                state = self._state(prior, event.hide_rule_turn)
-                if state is not None:
-                    self.states.append(state)
+                self.take(prior, event)
             prior.update(event)
+
+    def take(self, prior: DialogueStateTracker, action: ActionExecuted) -> None:
+        """Take the state before `action` (`prior` is the conversation replayed up to it)."""
+        state = self._state(prior, action.hide_rule_turn)
+        if state is not None:
+            self.states.append(state)
+
+    def restarted(self) -> _StateWalk:
+        """A walk with the same options that has taken nothing in yet."""
+        return _StateWalk(self.domain, self.omit_unset_slots, self.ignore_rule_only_turns, self.rule_only_data)
 
     def finish(self, prior: DialogueStateTracker) -> StatesSoFar:
         """The states so far and the state now, leaving the walk as it was (so it can go on)."""
@@ -323,15 +331,22 @@ class StatesSoFar(NamedTuple):
         return [*self.before[max(len(self.before) - count + 1, 0) :], self.now]
 
 
-@dataclass
-class SavedWalk:
-    """A walk kept on a tracker between predictions, and the conversation it replayed (whose events are the
-    tracker's applied events it has taken in), with the fold of applied events it read them from."""
+WalkKey = tuple[bool, bool]
+"""A walk's options: (`omit_unset_slots`, `ignore_rule_only_turns`)."""
 
-    walk: _StateWalk
+
+@dataclass
+class SavedWalks:
+    """The walks kept on a tracker between predictions, one per set of options the policies ask for, and the
+    conversation they replayed together (`prior`, whose events are the tracker's applied events taken in so
+    far), with the fold of applied events they read them from. One replay serves every walk: each event is
+    applied once, and each walk takes its state before each action (a replica of the conversation per walk
+    was a tenth of a cached conversation's memory)."""
+
     prior: DialogueStateTracker
     fold: AppliedEventsFold
     rewrites: int
+    walks: dict[WalkKey, _StateWalk] = field(default_factory=dict)
 
     def continues(self, fold: AppliedEventsFold) -> bool:
         """Whether `fold`'s applied events still start with the events taken in: the same fold, which has only
@@ -340,6 +355,16 @@ class SavedWalk:
         return (
             fold is self.fold and fold.rewrites == self.rewrites and len(fold.applied) >= len(self.prior.events)
         )
+
+    def feed(self, events: Sequence[Event]) -> None:
+        """Apply `events` to the replay, every walk taking its state before each action."""
+        walks = list(self.walks.values())
+        prior = self.prior
+        for event in events:
+            if isinstance(event, ActionExecuted):
+                for walk in walks:
+                    walk.take(prior, event)
+            prior.update(event)
 
 
 def states_for_tracker(
@@ -378,22 +403,23 @@ def resumed_states(
     conversation costs the same as of a short one. `before` is the saved walk's own list, shared with later
     calls: read it, or copy a state before changing it (`prediction_states` replaces the states it changes);
     `StatesSoFar.last` takes only the latest ones."""
-    walk = _StateWalk(domain, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
     fold = tracker.applied_fold()
     applied = fold.applied  # shared with the tracker: only read here
     if tracker.accepts_any_slot:  # a slot made on the fly would be missing from earlier states
-        return _walk_anew(walk, tracker, applied)
+        anew = _StateWalk(domain, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
+        return _walk_anew(anew, tracker, applied)
     key = (omit_unset_slots, ignore_rule_only_turns)
-    saved = tracker.saved_walks.get(key)
-    if (
-        saved is None
-        or saved.walk.domain is not domain
-        or saved.walk.rule_only_data is not rule_only_data
-        or not saved.continues(fold)
-    ):
-        saved = tracker.saved_walks[key] = SavedWalk(walk, tracker.init_copy(), fold, fold.rewrites)
-    saved.walk.feed(saved.prior, applied[len(saved.prior.events) :])
-    return saved.walk.finish(saved.prior)
+    saved = tracker.saved_walks
+    if saved is None or not saved.continues(fold):
+        saved = tracker.saved_walks = SavedWalks(tracker.init_copy(), fold, fold.rewrites)
+    walk = saved.walks.get(key)
+    if walk is None or walk.domain is not domain or walk.rule_only_data is not rule_only_data:
+        if saved.prior.events:  # the replay went on without this walk: start it again, for all of them
+            others = {other: kept.restarted() for other, kept in saved.walks.items() if other != key}
+            saved = tracker.saved_walks = SavedWalks(tracker.init_copy(), fold, fold.rewrites, others)
+        walk = saved.walks[key] = _StateWalk(domain, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
+    saved.feed(applied[len(saved.prior.events) :])
+    return walk.finish(saved.prior)
 
 
 def _walk_anew(walk: _StateWalk, tracker: DialogueStateTracker, events: Sequence[Event]) -> StatesSoFar:

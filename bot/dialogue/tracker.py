@@ -68,7 +68,7 @@ from bot.errors import ConductorError, Problem
 from bot.project.domain import Domain, SessionConfig, Slot
 
 if TYPE_CHECKING:
-    from bot.dialogue.states import RuleOnlyData, SavedWalk, State
+    from bot.dialogue.states import RuleOnlyData, SavedWalks, State
 
 __all__ = [
     "ACTION_SESSION_START_NAME",
@@ -152,7 +152,7 @@ class DialogueStateTracker:
         self._applied: AppliedEventsFold | None = None
         self._slots_shared = False
         """Whether `slots` holds slot objects another tracker holds too (`copy`): copied before one changes."""
-        self.saved_walks: dict[tuple[bool, bool], SavedWalk] = {}
+        self.saved_walks: SavedWalks | None = None
         """The policies' states so far, kept between predictions (`resumed_states`); a copy starts without them."""
         self.accepts_any_slot = slots is None
         if slots is None:

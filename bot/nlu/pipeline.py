@@ -231,8 +231,10 @@ class NLUPipeline:
         fallback = self.spec.fallback
         if fallback is not None and _should_fall_back(confidences, order, fallback):
             fallback_intent = {"name": FALLBACK_INTENT, "confidence": fallback.threshold}
-            return dict(fallback_intent), [fallback_intent, *ranking]
-        return dict(ranking[0]), ranking
+            ranking.insert(0, fallback_intent)
+        # the intent is the ranking's first entry itself, not a copy: each user message of a conversation keeps
+        # its parse, and a copy was a tenth of it; parses are read, never changed in place
+        return ranking[0], ranking
 
     def _entities(self, message: TokenizedText) -> list[EntityDict]:
         if not self.entity_components:

@@ -308,6 +308,28 @@ async def test_two_stage_fallback_ends_with_the_clarified_message_when_the_user_
     assert isinstance(clarified, UserUttered) and clarified.intent == {"name": "greet", "confidence": 1.0}
 
 
+async def test_the_clarified_message_is_certain_without_changing_the_ranking_it_came_from() -> None:
+    """The NLU's intent is its ranking's first entry itself (parses are shared, never changed in place): raising
+    the clarified message's confidence must leave the ranking, and the stored message, as they were."""
+    ranking = [{"name": "greet", "confidence": 0.55}, {"name": "goodbye", "confidence": 0.45}]
+    understood = UserUttered(
+        text="/greet", parse_data={"intent": ranking[0], "entities": [], "intent_ranking": ranking}
+    )
+    history: list[Event] = [
+        listen(),
+        user("nlu_fallback", text="helo"),
+        ActionExecuted(name="action_two_stage_fallback"),
+        ActiveLoop(name="action_two_stage_fallback"),
+        listen(),
+        understood,
+    ]
+    clarified = (await fallback_turn(history))[-1]
+    assert isinstance(clarified, UserUttered)
+    assert clarified.intent == {"name": "greet", "confidence": 1.0}
+    assert clarified.parse_data["intent_ranking"][0] == {"name": "greet", "confidence": 0.55}
+    assert understood.intent is ranking[0] and ranking[0] == {"name": "greet", "confidence": 0.55}
+
+
 async def test_two_stage_fallback_gives_up_after_two_unclear_messages_in_a_row() -> None:
     history: list[Event] = [
         listen(),
