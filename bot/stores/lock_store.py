@@ -28,8 +28,7 @@ import logging
 import os
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -114,49 +113,76 @@ class LockStore(Service, ABC):
     async def release(self, conversation_id: str, token: str) -> bool:
         """Give the lock back; False (and nothing changes) when `token` no longer holds it."""
 
-    @asynccontextmanager
-    async def lock(
+    def lock(
         self, conversation_id: str, lock_lifetime: float | None = None, wait_timeout: float | None = None
-    ) -> AsyncIterator[None]:
+    ) -> AbstractAsyncContextManager[None]:
         """Hold the conversation's lock for the body of an `async with`.
 
         `lock_lifetime` (seconds; the store's `lock_lifetime` when None) bounds how long the lock lasts if
         it is not released; `wait_timeout` how long to wait for it (None: as long as it takes).
         """
-        lifetime = self.lock_lifetime if lock_lifetime is None else lock_lifetime
-        if lifetime <= 0:
-            raise ValueError(f"a lock lifetime must be above 0 seconds, not {lifetime}")
-        token = await self.acquire(conversation_id, lifetime, wait_timeout)
-        try:
-            yield
-        finally:
-            release = self.release(conversation_id, token)
-            if not await (asyncio.shield(release) if self.release_waits else release):
-                logger.warning(
-                    "the lock of conversation %r expired (lifetime %g s) before its holder released it; "
-                    "another handler may have run at the same time. Raise TICKET_LOCK_LIFETIME if turns "
-                    "take this long.",
-                    conversation_id,
-                    lifetime,
-                )
+        return _Held(self, conversation_id, lock_lifetime, wait_timeout)
+
+
+class _Held:
+    """`LockStore.lock`'s context manager: acquires on entry, releases on exit (a class rather than an
+    `asynccontextmanager`, whose generator costs more for what every turn does once)."""
+
+    __slots__ = ("_conversation_id", "_lifetime", "_store", "_token", "_wait_timeout")
+
+    def __init__(
+        self, store: LockStore, conversation_id: str, lock_lifetime: float | None, wait_timeout: float | None
+    ) -> None:
+        self._store = store
+        self._conversation_id = conversation_id
+        self._lifetime = store.lock_lifetime if lock_lifetime is None else lock_lifetime
+        self._wait_timeout = wait_timeout
+        self._token: str | None = None
+
+    async def __aenter__(self) -> None:
+        if self._lifetime <= 0:
+            raise ValueError(f"a lock lifetime must be above 0 seconds, not {self._lifetime}")
+        self._token = await self._store.acquire(self._conversation_id, self._lifetime, self._wait_timeout)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        store, token = self._store, self._token
+        assert token is not None  # `__aenter__` took the lock
+        release = store.release(self._conversation_id, token)
+        if not await (asyncio.shield(release) if store.release_waits else release):
+            logger.warning(
+                "the lock of conversation %r expired (lifetime %g s) before its holder released it; "
+                "another handler may have run at the same time. Raise TICKET_LOCK_LIFETIME if turns "
+                "take this long.",
+                self._conversation_id,
+                self._lifetime,
+            )
 
 
 # --- in memory --------------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class _ConversationQueue:
     """One conversation's lock: its holder (with expiry) and the waiters in arrival order."""
 
+    holder: str | None
+    expires_at: float
     waiting: deque[str] = field(default_factory=deque)
-    holder: str | None = None
-    expires_at: float = 0.0
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    changed: asyncio.Event | None = None
+    """Set when the holder or the head of the queue changes; made by the first waiter that waits for it (an
+    uncontended lock never needs one)."""
+
+    def changes(self) -> asyncio.Event:
+        """The event the next change sets."""
+        if self.changed is None:
+            self.changed = asyncio.Event()
+        return self.changed
 
     def notify(self) -> None:
         """Wake every waiter to look again (the holder or the head of the queue changed)."""
-        self.changed.set()
-        self.changed = asyncio.Event()
+        if self.changed is not None:
+            self.changed.set()
+            self.changed = None
 
 
 class InMemoryLockStore(LockStore):
@@ -177,8 +203,9 @@ class InMemoryLockStore(LockStore):
         loop = asyncio.get_running_loop()
         token = str(next(self._tokens))  # unique within the process, which is all an in-memory lock needs
         queue = self._queues.get(conversation_id)
-        if queue is None:
-            queue = self._queues[conversation_id] = _ConversationQueue()
+        if queue is None:  # nobody holds it or waits for it: taken at once
+            self._queues[conversation_id] = _ConversationQueue(token, loop.time() + lifetime)
+            return token
         queue.waiting.append(token)
         deadline = None if wait_timeout is None else loop.time() + wait_timeout
         try:
@@ -195,7 +222,7 @@ class InMemoryLockStore(LockStore):
                 limits = [deadline - now] if deadline is not None else []
                 if queue.holder is not None:
                     limits.append(queue.expires_at - now)
-                changed = queue.changed
+                changed = queue.changes()
                 with suppress(TimeoutError):
                     await asyncio.wait_for(changed.wait(), min(limits) if limits else None)
         except BaseException:
