@@ -272,6 +272,10 @@ class SparseFeaturizer:
             for vocab, start in zip(self.vocabularies, self.offsets, strict=False)
         ]
         self._weights = np.array([b.weight for b in self.blocks], dtype=np.float32)
+        self._block_of_feature: npt.NDArray[np.intp] = np.repeat(
+            np.arange(len(self.blocks), dtype=np.intp), np.diff(self.offsets)
+        )
+        """Each feature's block (what `np.searchsorted(offsets, indices, side="right") - 1` gives), in one look-up."""
         self._word_caches: list[dict[str, tuple[int, ...]]] = [{} for _ in self.blocks]
         """Per block: a word's feature indices, for blocks whose features are per word (char_wb). Tuples, which
         the garbage collector stops tracking, so a big cache adds no pause to collections."""
@@ -329,11 +333,15 @@ class SparseFeaturizer:
             return _NO_INDICES, _NO_VALUES
         counts = Counter(found)
         indices = np.fromiter(counts.keys(), dtype=np.int32, count=len(counts))
-        tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
-        values = (1.0 + np.log(tf)) * self.idf[indices]
-        block_of = np.searchsorted(self.offsets, indices, side="right") - 1
-        norms = np.sqrt(np.bincount(block_of, weights=values * values, minlength=len(self.blocks)))
-        values = values * (self._weights[block_of] / norms[block_of])
+        tfidf: npt.NDArray[np.floating[Any]]  # float32: a Python float operand does not widen it
+        if len(counts) == len(found):
+            tfidf = self.idf[indices]  # every feature once: its sublinear tf, 1 + log(1), is exactly 1
+        else:
+            tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
+            tfidf = (1.0 + np.log(tf)) * self.idf[indices]
+        block_of = self._block_of_feature[indices]
+        norms = np.sqrt(np.bincount(block_of, weights=tfidf * tfidf, minlength=len(self.blocks)))
+        values = tfidf * (self._weights[block_of] / norms[block_of])
         values /= np.float32(math.sqrt(float(np.dot(values, values))))
         return indices, values.astype(np.float32, copy=False)
 
