@@ -79,14 +79,21 @@ class ResponseGenerator:
         self, name: str, slots: Mapping[str, Any], channel: str | None = None
     ) -> list[ResponseVariation]:
         """The variations the choice is made from (empty for an unknown response)."""
-        conditional = [v for v in self.responses.get(name, []) if v.condition and _conditions_hold(v, slots)]
-        unconditional = [v for v in self.responses.get(name, []) if not v.condition]
-        groups = (
-            [v for v in conditional if v.channel == channel],
-            [v for v in unconditional if v.channel == channel],
-            [v for v in conditional if v.channel is None],
-            [v for v in unconditional if v.channel is None],
-        )
+        # the groups in order of preference: conditional for this channel, unconditional for this channel,
+        # conditional without channel, unconditional without channel
+        groups: tuple[list[ResponseVariation], ...] = ([], [], [], [])
+        for variation in self.responses.get(name, ()):
+            if variation.channel == channel:
+                group = 0
+            elif variation.channel is None:
+                group = 2
+            else:
+                continue
+            if not variation.condition:
+                group += 1
+            elif not _conditions_hold(variation, slots):
+                continue
+            groups[group].append(variation)
         return next((group for group in groups if group), [])
 
     def generate_from_slots(
@@ -96,7 +103,7 @@ class ResponseGenerator:
         candidates = self.eligible_variations(name, slots, channel)
         if not candidates:
             return None
-        message = copy.deepcopy(self.rng.choice(candidates).as_dict())
+        message: dict[str, Any] = _copied(self.rng.choice(candidates).as_dict())
         placeholders = {**slots, **values}
         if placeholders:
             for key in INTERPOLATED_KEYS:
@@ -108,6 +115,18 @@ class ResponseGenerator:
         self, name: str, tracker: DialogueStateTracker, channel: str | None, /, **values: Any
     ) -> dict[str, Any] | None:
         return self.generate_from_slots(name, tracker.current_slot_values(), channel, **values)
+
+
+def _copied(value: Any) -> Any:
+    """A deep copy of a response's JSON-like value: `copy.deepcopy` costs several times more for the dicts,
+    lists and strings a variation is made of (other values still go through it)."""
+    if isinstance(value, dict):
+        return {key: _copied(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copied(item) for item in value]
+    if value is None or isinstance(value, str | int | float):  # immutable (bool is an int)
+        return value
+    return copy.deepcopy(value)
 
 
 def _conditions_hold(variation: ResponseVariation, slots: Mapping[str, Any]) -> bool:
@@ -136,6 +155,8 @@ class _BadTemplate(Exception):
 
 def interpolate_text(text: str, values: Mapping[str, Any]) -> str:
     """`text` with each `{name}` replaced by `str(values[name])`; unchanged if a name has no value."""
+    if "{" not in text and "}" not in text:
+        return text  # nothing to fill (what `_fill` gives back, without going through it character by character)
     try:
         return _fill(text, values)
     except _MissingValue as missing:
