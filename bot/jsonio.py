@@ -40,7 +40,10 @@ def compact_bytes(value: Any) -> bytes:
 
 def compact(value: Any) -> str:
     """`compact_bytes` as text: non-ASCII text is kept as it is."""
-    return compact_bytes(value).decode()
+    try:  # orjson called here, not through compact_bytes: this runs for every stored event
+        return orjson.dumps(value, default=_float_subclass, option=_OPTIONS).decode()
+    except TypeError:
+        return compact_bytes(value).decode()
 
 
 _LONG_DIGITS = re.compile(r"\d{19}")
