@@ -27,6 +27,10 @@ def test_parse_has_rasa_shape(small_pipeline: NLUPipeline) -> None:
     names = [r["name"] for r in result["intent_ranking"]]
     assert sorted(names) == sorted(small_pipeline.intents)
     json.dumps(result)
+    # each entry an ordinary dict of two keys in Rasa's order (made as key-sharing dicts, to be smaller)
+    for entry in result["intent_ranking"]:
+        assert type(entry) is dict and list(entry) == ["name", "confidence"]
+    assert json.loads(json.dumps(result["intent_ranking"])) == result["intent_ranking"]
 
 
 @pytest.mark.parametrize(
