@@ -9,8 +9,10 @@ which hides most single changes. valgrind's callgrind counts the instructions a 
 rasa-init bot runs in process as in `benchmarks/runtime.py` (32 conversations at a time of "hello", "I am feeling
 great", "bye", stores in memory, the server's garbage-collector settings, then collection off so that when it
 runs does not count), once with SHORT and once with LONG conversations per sender; the difference divided by the
-extra messages leaves out start-up (imports, loading the model). Repeated runs agree within about 3 %
-(addresses, and so the hashing of objects, differ between runs). Printed: instructions per message.
+extra messages leaves out start-up (imports, loading the model). Both run with OPENBLAS_NUM_THREADS=1: under
+valgrind OpenBLAS's idle worker thread spins and was counted (about 79,000 instructions a message of noise
+between two runs of nearly the same code; outside valgrind it uses no CPU here). Repeated runs agree within
+about 1 % (addresses, and so the hashing of objects, differ between runs). Printed: instructions per message.
 
 `--server` counts the whole `bot run` process instead (`bot.server.run` with the SQLite tracker store, as
 `benchmarks/server.py` starts it), its threads included, while an aiohttp client in this process sends the
@@ -86,6 +88,8 @@ async def run_conversations(model: Path, conversations: int, long_events: int = 
 
 
 VALGRIND = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable]
+QUIET_ENVIRONMENT = {"PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1"}
+"""What every counted run gets: fixed string hashing, and no spinning OpenBLAS thread (see the docstring)."""
 
 
 def collected(returncode: int, stderr: str) -> int:
@@ -101,7 +105,7 @@ def counted(model: Path, conversations: int, long_events: int = 0) -> int:
     result = subprocess.run(
         [*VALGRIND, __file__, "--converse", str(model), str(conversations), str(long_events)],
         cwd=REPO,
-        env={**os.environ, "PYTHONHASHSEED": "0"},
+        env={**os.environ, **QUIET_ENVIRONMENT},
         capture_output=True,
         text=True,
         check=False,
@@ -137,7 +141,7 @@ def counted_server(model: Path, folder: Path, conversations: int) -> int:
     server = subprocess.Popen(
         [*VALGRIND, "-c", SERVER, str(model), str(endpoints), str(credentials), str(port)],
         cwd=REPO,
-        env={**os.environ, "PYTHONHASHSEED": "0"},
+        env={**os.environ, **QUIET_ENVIRONMENT},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
