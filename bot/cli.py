@@ -571,7 +571,7 @@ def run(
     )] = 2.0,
     tracker_cache: Annotated[int | None, typer.Option(
         "--tracker-cache", min=0, show_default=False,
-        help="Conversations kept in memory between turns (each about 21 KB of RSS, plus 5 KB a message): the most "
+        help="Conversations kept in memory between turns (each about 6 KB of RSS, plus 2.5 KB a message): the most "
         "recently active; others are read back from the tracker store. Default 1,000.",
     )] = None,
 ) -> None:
