@@ -166,9 +166,14 @@ def copy_states(states: Sequence[State]) -> list[State]:
     return [{part: dict(sub) for part, sub in state.items()} for state in states]
 
 
+_STATE_KEY_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+"""`json.dumps(..., sort_keys=True, separators=(",", ":"))` made once: dumps builds a new encoder for every call
+with options (the texts are the same; trained models store them)."""
+
+
 def state_key(states: Sequence[State]) -> str:
     """A stable text for a sequence of states (keys sorted; tuples written as lists)."""
-    return json.dumps(list(states), sort_keys=True, separators=(",", ":"))
+    return _STATE_KEY_ENCODER.encode(list(states))
 
 
 def slice_states(states: list[State], max_history: int | None) -> list[State]:

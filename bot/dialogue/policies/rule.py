@@ -81,6 +81,10 @@ ALLOWED_USER_MESSAGES_PER_RULE = 1
 _RULES_DOCS = "See https://rasa.com/docs/rasa/rules for how rules work."
 
 
+_RULE_KEY_ENCODER = json.JSONEncoder(sort_keys=True)
+"""`json.dumps(..., sort_keys=True)` made once (dumps builds a new encoder for every call with options)."""
+
+
 def _rule_key(states: list[State]) -> str | None:
     """The states after the latest `...` snippet, as text; None when nothing is left."""
     kept: list[State] = []
@@ -90,7 +94,7 @@ def _rule_key(states: list[State]) -> str | None:
         kept.insert(0, state)
     if not kept:
         return None
-    return json.dumps(kept, sort_keys=True)
+    return _RULE_KEY_ENCODER.encode(kept)
 
 
 def _key_states(key: str) -> list[State]:
