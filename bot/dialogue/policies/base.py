@@ -66,8 +66,9 @@ class PolicyPrediction:
         probabilities = self.probabilities
         if not probabilities:
             return -1
-        # ~20 floats: numpy's argmax would spend more converting the list than comparing
-        return max(range(len(probabilities)), key=probabilities.__getitem__)
+        # ~20 floats: numpy's argmax would spend more converting the list than comparing. max() keeps the first
+        # of equal values, so the first index of that value is the one a key-wise max over indexes would give
+        return probabilities.index(max(probabilities))
 
     @property
     def max_confidence(self) -> float:
