@@ -240,10 +240,14 @@ def _clean(state: State) -> State:
     parts: list[tuple[str, int]] = []
     all_shared = True
     for part, sub in state.items():
-        if sub:
-            cleaned[part], is_shared = _shared(part, sub)
-            all_shared = all_shared and is_shared
-            parts.append((part, id(cleaned[part])))  # a shared part lives as long as the process: its id is its content
+        if not sub:
+            continue
+        kept, is_shared = _shared(part, sub)
+        cleaned[part] = kept
+        if is_shared:
+            parts.append((part, id(kept)))  # a shared part lives as long as the process: its id is its content
+        else:
+            all_shared = False
     if not all_shared:
         return cleaned
     key = tuple(parts)
