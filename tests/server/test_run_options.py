@@ -140,9 +140,10 @@ def test_https_with_the_key_password_from_the_environment(
         (["--ssl-certificate", "{cert}"], {"SSL_PASSWORD": KEY_PASSWORD}, "not a PEM certificate and its matching key"),
         (["--connector", "facebook"], {}, "--connector facebook: Conductor has no 'facebook' channel"),
         (["--connector", "no_such_channel"], {}, "no_such_channel"),
+        ([], {"CONDUCTOR_EVENT_LOOP": "tokio"}, "CONDUCTOR_EVENT_LOOP='tokio' names no event loop"),
     ],
     ids=["missing-certificate", "key-without-certificate", "encrypted-key-no-password", "wrong-password",
-         "certificate-without-key", "rasa-only-connector", "unknown-connector"],
+         "certificate-without-key", "rasa-only-connector", "unknown-connector", "unknown-event-loop"],
 )
 def test_bad_options_stop_the_start_with_a_clear_error(
     trained_model: Path,
@@ -178,6 +179,22 @@ def test_the_api_token_comes_from_the_environment_and_stays_out_of_the_log(
         assert process.wait(15) == 0
         output = _output(process)
     assert secret not in output
+
+
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+def test_the_server_runs_and_stops_on_either_event_loop(trained_model: Path, tmp_path: Path, loop: str) -> None:
+    """uvloop's loop by default, the standard library's with CONDUCTOR_EVENT_LOOP=asyncio: either serves and
+    stops cleanly on SIGTERM."""
+    command, port = _bot_run(trained_model, tmp_path)
+    base = f"http://127.0.0.1:{port}"
+    env = {"CONDUCTOR_EVENT_LOOP": "asyncio"} if loop == "asyncio" else {}
+    with _serving(command, env=env) as process:
+        wait_until_healthy_sync(base, processes=[process])
+        assert json_request(f"{base}/webhooks/rest/webhook", {"sender": "op", "message": "/greet"}) == (200, GREETING)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(15) == 0
+        output = _output(process)
+    assert f"event loop: {loop}" in output
 
 
 def test_the_connector_option_serves_that_channel_alone(trained_model: Path, tmp_path: Path) -> None:
