@@ -172,8 +172,11 @@ with options (the texts are the same; trained models store them)."""
 
 
 def state_key(states: Sequence[State]) -> str:
-    """A stable text for a sequence of states (keys sorted; tuples written as lists)."""
-    return _STATE_KEY_ENCODER.encode(list(states))
+    """A stable text for a sequence of states (keys sorted; tuples written as lists). The text of a list is its
+    items' texts between brackets, joined by commas: a state shared between conversations (`_clean`) keeps its
+    text, written once (the memoization policy asks for the key of its latest states at every prediction)."""
+    texts = _SHARED_STATE_TEXTS
+    return "[" + ",".join([texts.get(id(state)) or _STATE_KEY_ENCODER.encode(state) for state in states]) + "]"
 
 
 def slice_states(states: list[State], max_history: int | None) -> list[State]:
@@ -207,6 +210,9 @@ def _substitute_rule_only_user_input(state: State, last_ml_state: State) -> None
 
 _SHARED_SUB_STATES: dict[tuple[str, frozenset[tuple[str, Any]]], dict[str, Any]] = {}
 _SHARED_STATES: dict[tuple[tuple[str, int], ...], State] = {}
+_SHARED_STATE_TEXTS: dict[int, str] = {}
+"""`state_key`'s text of each shared state, by the state's id (shared states live as long as the process, so
+an id stands for one state)."""
 _SHARED_LIMIT = 10_000
 """At most this many distinct parts, and as many distinct states, are shared (a bot has a few hundred parts:
 actions, intents, slot values)."""
@@ -256,6 +262,7 @@ def _clean(state: State) -> State:
         return found
     if len(_SHARED_STATES) < _SHARED_LIMIT:
         _SHARED_STATES[key] = cleaned
+        _SHARED_STATE_TEXTS[id(cleaned)] = _STATE_KEY_ENCODER.encode(cleaned)
     return cleaned
 
 

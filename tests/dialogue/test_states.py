@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from dialogue_helpers import action, conversation, domain_from, listen, user
@@ -175,3 +176,17 @@ def test_equal_states_of_different_conversations_are_one_object_and_texts_stay_t
     assert a == [*b[:-1], a[-1]]  # the same states but for the texts of the last message
     assert all(x is y for x, y in zip(a[:-1], b[:-1], strict=True))
     assert a[-1] is not b[-1] and a[-1] != b[-1]
+
+
+def test_the_key_of_states_is_their_sorted_compact_json_whether_they_are_shared_or_not() -> None:
+    """`state_key` writes a shared state's text once and reuses it; the key must stay the text that trained
+    models store: the whole list as compact JSON with sorted keys."""
+    tracker = conversation(
+        DOMAIN, user("greet"), action("utter_greet"), listen(),
+        user("inform", [{"entity": "city", "value": "Rome"}], text="to Rome"), action("trip_form"),
+    )
+    shared = states_for_tracker(tracker, DOMAIN)
+    own: list[dict[str, Any]] = [{"user": {"text": "to Rome", "intent": "inform"}}, {"slots": {"vip": (1.0,)}}, {}]
+    for states in (shared, own, [*own, *shared], shared[:1], []):
+        assert state_key(states) == json.dumps(list(states), sort_keys=True, separators=(",", ":"))
+        assert state_key(states) == state_key(json.loads(state_key(states)))  # tuples written as lists
