@@ -104,3 +104,50 @@ def test_asking_policies_in_priority_order_changes_no_prediction(
     assert all(result.passed for result in results)
     # the comparison asks the learned policy once per prediction; the ensemble itself asked it less often
     assert len(learned_calls) < 2 * len(asked)
+
+
+@pytest.mark.parametrize("project", ["rasa-init-3.6.21", "rasa-oss-formbot", "financial-demo"])
+def test_skipping_the_text_pass_of_rules_that_follow_intents_changes_no_prediction(
+    project: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RulePolicy skips its pass over the message's text when no rule or unhappy path could apply to a text;
+    over every prediction of these projects' test stories (forms and their unhappy paths included) the pass,
+    when run, finds exactly nothing, as the skip assumes."""
+    from bot.dialogue.policies import rule
+
+    from_rules = rule.RulePolicy._from_rules
+    compared: list[int] = []
+
+    def both(policy: rule.RulePolicy, context: Any, use_text: bool, *, serving: bool = False) -> Any:
+        result = from_rules(policy, context, use_text, serving=serving)
+        if use_text and serving:
+            monkeypatch.setattr(policy, "_text_can_match", True)
+            assert from_rules(policy, context, use_text, serving=serving) == result
+            monkeypatch.setattr(policy, "_text_can_match", None)
+            compared.append(1)
+        return result
+
+    monkeypatch.setattr(rule.RulePolicy, "_from_rules", both)
+    loaded = load_project(ProjectPaths.discover(PROJECTS / project))
+    model = train_policies(loaded)
+    policy = next(p for p in model.policies if isinstance(p, rule.RulePolicy))
+    assert not policy._text_can_match_any()  # these projects' rules all follow intents
+    results = run_test_stories(model, loaded.test_stories)
+    assert all(result.passed for result in results)
+    assert len(compared) > 10
+
+
+def test_a_rule_on_a_message_text_still_applies() -> None:
+    """A key whose newest state asks for the user's text (or nothing of the user) keeps the text pass."""
+    from bot.dialogue.policies.rule import RulePolicy
+
+    policy = RulePolicy()
+    policy.rules = {'[{"prev_action":{"action_name":"action_listen"},"user":{"text":"hello"}}]': "utter_greet"}
+    assert policy._text_can_match_any()
+    policy.rules = {'[{"prev_action":{"action_name":"action_listen"},"user":{"intent":"greet"}}]': "utter_greet"}
+    assert not policy._text_can_match_any()
+    # a key after another action than action_listen never meets the text pass
+    policy.unhappy_paths = {'[{"prev_action":{"action_name":"utter_ask"}}]': "do_not_predict_loop_action"}
+    assert not policy._text_can_match_any()
+    policy.unhappy_paths = {'[{"prev_action":{"action_name":"action_listen"}}]': "do_not_predict_loop_action"}
+    assert policy._text_can_match_any()
