@@ -43,7 +43,7 @@ def compact(value: Any) -> str:
     try:  # orjson called here, not through compact_bytes: this runs for every stored event
         return orjson.dumps(value, default=_float_subclass, option=_OPTIONS).decode()
     except TypeError:
-        return compact_bytes(value).decode()
+        return _STANDARD(value)
 
 
 _LONG_DIGITS = re.compile(r"\d{19}")

@@ -222,10 +222,10 @@ _SHARED_DICTS_LIMIT = 1_000
 
 
 def shared_dict(value: dict[str, Any]) -> dict[str, Any]:
-    """One `SharedDict` for equal dicts (the same keys in the same order, values of the same types) whose values
-    are all hashable (a response's metadata, a bot message's empty `data`); `value` itself when it holds
-    something unhashable (buttons, a custom payload) or the table is full. For events' dicts only, which are
-    read and never changed."""
+    """`NO_METADATA` for an empty dict; else one `SharedDict` for equal dicts (the same keys in the same order,
+    values of the same types) whose values are all hashable (a response's metadata, a bot message's data);
+    `value` itself when it holds something unhashable (buttons, a custom payload) or the table is full. For
+    events' dicts only, which are read and never changed."""
     if not value:
         return NO_METADATA
     try:
@@ -375,7 +375,7 @@ class BotUttered(Event):
                 "image": image,
                 "custom": custom,
             })
-        return cls(text=text, data=data, metadata=shared_dict(metadata) if metadata else NO_METADATA)
+        return cls(text=text, data=data, metadata=shared_dict(metadata or {}))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -285,13 +285,6 @@ class _StateWalk:
         self.last_ml_action: dict[str, str] = {}
         self.turn_was_hidden = False
 
-    def feed(self, prior: DialogueStateTracker, events: Sequence[Event]) -> None:
-        """Apply `events` to `prior` (the conversation replayed so far), taking the state before each action."""
-        for event in events:
-            if isinstance(event, ActionExecuted):
-                self.take(prior, event)
-            prior.update(event)
-
     def take(self, prior: DialogueStateTracker, action: ActionExecuted) -> None:
         """Take the state before `action` (`prior` is the conversation replayed up to it)."""
         state = self._state(prior, action.hide_rule_turn)
@@ -374,13 +367,17 @@ class SavedWalks:
 
     def feed(self, events: Sequence[Event]) -> None:
         """Apply `events` to the replay, every walk taking its state before each action."""
-        walks = list(self.walks.values())
-        prior = self.prior
-        for event in events:
-            if isinstance(event, ActionExecuted):
-                for walk in walks:
-                    walk.take(prior, event)
-            prior.update(event)
+        _replay(self.prior, list(self.walks.values()), events)
+
+
+def _replay(prior: DialogueStateTracker, walks: Sequence[_StateWalk], events: Sequence[Event]) -> None:
+    """Apply `events` to `prior` (the conversation replayed so far), each walk taking the state before each
+    action."""
+    for event in events:
+        if isinstance(event, ActionExecuted):
+            for walk in walks:
+                walk.take(prior, event)
+        prior.update(event)
 
 
 def states_for_tracker(
@@ -441,7 +438,7 @@ def resumed_states(
 def _walk_anew(walk: _StateWalk, tracker: DialogueStateTracker, events: Sequence[Event]) -> StatesSoFar:
     """`events` replayed from the tracker's start (its slots at their initial values)."""
     prior = tracker.init_copy()
-    walk.feed(prior, events)
+    _replay(prior, (walk,), events)
     return walk.finish(prior)
 
 

@@ -271,6 +271,18 @@ async def fallback_turn(history: list[Event]) -> list[Event]:
     return await run("action_two_stage_fallback", history)
 
 
+def after_an_unclear_message(answer: Event) -> list[Event]:
+    """A conversation in the two-stage fallback: a message not understood, the fallback active, then `answer`."""
+    return [
+        listen(),
+        user("nlu_fallback", text="helo"),
+        ActionExecuted(name="action_two_stage_fallback"),
+        ActiveLoop(name="action_two_stage_fallback"),
+        listen(),
+        answer,
+    ]
+
+
 async def test_two_stage_fallback_first_asks_the_user_to_affirm() -> None:
     ranking = [{"name": "nlu_fallback", "confidence": 0.6}, {"name": "greet", "confidence": 0.3}]
     events = await fallback_turn([listen(), user("nlu_fallback", text="helo", ranking=ranking)])
@@ -279,28 +291,14 @@ async def test_two_stage_fallback_first_asks_the_user_to_affirm() -> None:
 
 
 async def test_two_stage_fallback_asks_to_rephrase_after_a_denied_affirmation() -> None:
-    history: list[Event] = [
-        listen(),
-        user("nlu_fallback", text="helo"),
-        ActionExecuted(name="action_two_stage_fallback"),
-        ActiveLoop(name="action_two_stage_fallback"),
-        listen(),
-        user("out_of_scope", text="/out_of_scope"),
-    ]
+    history = after_an_unclear_message(user("out_of_scope", text="/out_of_scope"))
     events = await fallback_turn(history)
     assert texts(events) == ["Could you say that differently?"]
     assert not any(isinstance(e, ActiveLoop) for e in events)
 
 
 async def test_two_stage_fallback_ends_with_the_clarified_message_when_the_user_is_understood() -> None:
-    history: list[Event] = [
-        listen(),
-        user("nlu_fallback", text="helo"),
-        ActionExecuted(name="action_two_stage_fallback"),
-        ActiveLoop(name="action_two_stage_fallback"),
-        listen(),
-        user("greet", text="/greet"),
-    ]
+    history = after_an_unclear_message(user("greet", text="/greet"))
     events = await fallback_turn(history)
     assert kinds(events) == ["active_loop", "rewind", "action", "user"]
     assert events[0] == ActiveLoop(name=None, timestamp=events[0].timestamp)
@@ -315,14 +313,7 @@ async def test_the_clarified_message_is_certain_without_changing_the_ranking_it_
     understood = UserUttered(
         text="/greet", parse_data={"intent": ranking[0], "entities": [], "intent_ranking": ranking}
     )
-    history: list[Event] = [
-        listen(),
-        user("nlu_fallback", text="helo"),
-        ActionExecuted(name="action_two_stage_fallback"),
-        ActiveLoop(name="action_two_stage_fallback"),
-        listen(),
-        understood,
-    ]
+    history = after_an_unclear_message(understood)
     clarified = (await fallback_turn(history))[-1]
     assert isinstance(clarified, UserUttered)
     assert clarified.intent == {"name": "greet", "confidence": 1.0}
@@ -331,14 +322,7 @@ async def test_the_clarified_message_is_certain_without_changing_the_ranking_it_
 
 
 async def test_two_stage_fallback_gives_up_after_two_unclear_messages_in_a_row() -> None:
-    history: list[Event] = [
-        listen(),
-        user("nlu_fallback", text="helo"),
-        ActionExecuted(name="action_two_stage_fallback"),
-        ActiveLoop(name="action_two_stage_fallback"),
-        listen(),
-        user("nlu_fallback", text="hrmpf"),
-    ]
+    history = after_an_unclear_message(user("nlu_fallback", text="hrmpf"))
     events = await fallback_turn(history)
     assert kinds(events) == ["active_loop", "bot", "rewind"]
     assert texts(events) == ["Sorry, I did not get that."]
