@@ -34,11 +34,21 @@ from bot.dialogue.processor import MessageProcessor, Turn
 from bot.dialogue.tracker import DialogueStateTracker
 from bot.errors import ConductorError
 from bot.model import LoadedModel, load_model
+from bot.project.domain import MESSAGE_REFUSED_RESPONSE
 from bot.reminders import Reminders, still_due
 from bot.stores.lock_store import InMemoryLockStore, LockStore
 from bot.stores.memory import InMemoryTrackerStore
 from bot.stores.tracker_store import TrackerStore
-from channels.base import CollectingOutputChannel, OutputChannel, RefusedMessage, UserMessage, text_refusal
+from channels.base import (
+    MAX_TEXT_CHARS,
+    CollectingOutputChannel,
+    OutputChannel,
+    RefusedMessage,
+    TextRefusal,
+    UserMessage,
+    send_replies,
+    text_refusal,
+)
 
 __all__ = ["ActionsFactory", "Runtime", "TurnResult"]
 
@@ -310,17 +320,19 @@ class Runtime:
                     served.cache.drop(sender_id)  # the processor may have changed the cached tracker
                     raise
                 await self._commit(served, tracker, seq, turn.events)
-                await self._send(channel, sender_id, turn.replies)
+                # a platform failure is logged and never loses the turn's stored events
+                await send_replies(channel, sender_id, turn.replies)
                 self._reminders.take(sender_id, turn.events, channel)
         return TurnResult(list(turn.events), list(turn.replies))
 
     async def handle_message(self, message: UserMessage) -> TurnResult:
         """Handle one user message and send the replies through its output channel. A text that no channel
-        may pass on (`channels.base.text_refusal`) raises `RefusedMessage` before anything is stored."""
+        may pass on (`channels.base.text_refusal`) raises `RefusedMessage` before anything is stored, holding
+        the replies that tell the user why (`refusal_replies`) for the channel to send."""
         if message.text is not None:
             refusal = text_refusal(message.text)
             if refusal is not None:
-                raise RefusedMessage(refusal)
+                raise RefusedMessage(refusal, await self.refusal_replies(message, refusal))
         started = time.perf_counter()
         channel = message.output_channel
         result = await self._turn(
@@ -330,6 +342,32 @@ class Runtime:
         )
         logger.debug("turn of %s took %.1f ms", message.sender_id, (time.perf_counter() - started) * 1000)
         return result
+
+    async def refusal_replies(self, message: UserMessage, refusal: TextRefusal) -> list[dict[str, Any]]:
+        """What to tell the user whose message is refused: the domain's `utter_message_refused`, rendered as
+        any response for the message's output channel (the conversation's slots and the placeholders
+        `{length}` and `{limit}` filled), or else the built-in text. Reads the conversation under its lock
+        (after a turn in flight) and stores nothing; if that fails, the built-in text is the answer."""
+        sender_id = message.sender_id
+        with self._in_flight() as served:
+            if MESSAGE_REFUSED_RESPONSE in served.model.domain.responses:
+                try:
+                    async with self.lock_store.lock(sender_id):
+                        tracker, seq = await self._load(served, sender_id)
+                        served.cache.put(sender_id, tracker, seq)
+                        replies = await served.processor.render_response(
+                            tracker,
+                            MESSAGE_REFUSED_RESPONSE,
+                            output_channel=message.output_channel.name,
+                            values={"length": refusal.length, "limit": MAX_TEXT_CHARS},
+                        )
+                except Exception:
+                    logger.exception("'%s' for %s could not be rendered; the built-in text is sent instead",
+                                     MESSAGE_REFUSED_RESPONSE, sender_id)
+                else:
+                    if replies:
+                        return replies
+        return [{"recipient_id": sender_id, "text": refusal.default_reply()}]
 
     async def trigger_intent(
         self,
@@ -397,11 +435,3 @@ class Runtime:
             tracker = DialogueStateTracker.for_domain(sender_id, served.model.domain, events)
             served.cache.put(sender_id, tracker, len(events))
             return tracker.copy()
-
-    async def _send(self, channel: OutputChannel, recipient_id: str, replies: Sequence[dict[str, Any]]) -> None:
-        """Send replies; a platform failure is logged and never loses the turn's stored events."""
-        for reply in replies:
-            try:
-                await channel.send_response(recipient_id, reply)
-            except Exception:
-                logger.exception("sending a reply to %s on %s failed", recipient_id, channel.name)

@@ -11,12 +11,13 @@ bring channels up and down in order, and tests can drive one alone.
 
 from __future__ import annotations
 
+import logging
 import random
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Final, Self
+from typing import Any, ClassVar, Final, Literal, Self
 
 from aiohttp import web
 
@@ -30,12 +31,17 @@ __all__ = [
     "OnNewMessage",
     "OutputChannel",
     "RecentIds",
+    "RefusalKind",
     "RefusedMessage",
+    "TextRefusal",
     "UserMessage",
     "new_message_id",
+    "send_replies",
     "text_refusal",
     "text_too_long",
 ]
+
+logger = logging.getLogger(__name__)
 
 
 class OutputChannel(ABC):
@@ -108,6 +114,16 @@ class CollectingOutputChannel(OutputChannel):
         self.messages.append({"recipient_id": recipient_id, "text": text})
 
 
+async def send_replies(channel: OutputChannel, recipient_id: str, replies: Iterable[Mapping[str, Any]]) -> None:
+    """Send the bot's messages in order. Output channels log their platform's refusals and outages themselves;
+    anything else a send raises is logged here, and the remaining messages still go."""
+    for reply in replies:
+        try:
+            await channel.send_response(recipient_id, reply)
+        except Exception:
+            logger.exception("sending a reply to %s on %s failed", recipient_id, channel.name)
+
+
 _UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
 _UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
 
@@ -137,24 +153,65 @@ def text_too_long(text: str, name: str) -> str | None:
     return f"'{name}' is {len(text)} characters long; the server accepts at most {MAX_TEXT_CHARS}"
 
 
-def text_refusal(text: str) -> str | None:
+RefusalKind = Literal["too_long", "not_text"]
+
+
+@dataclass(frozen=True)
+class TextRefusal:
+    """Why the runtime refuses a user message's text: `kind` (longer than `MAX_TEXT_CHARS`, or not Unicode
+    text) and the text's `length` in characters. It holds nothing of the text itself, so it may be logged."""
+
+    kind: RefusalKind
+    length: int
+    surrogate: str | None = None
+    """The lone surrogate a `not_text` message holds, escaped (`\\ud800`)."""
+
+    @property
+    def reason(self) -> str:
+        """What is wrong, for the log."""
+        if self.kind == "too_long":
+            return f"the message is {self.length:,} characters long; at most {MAX_TEXT_CHARS:,} are accepted"
+        return f"the message holds a lone surrogate ({self.surrogate}), which is not text"
+
+    def default_reply(self) -> str:
+        """What the user is told when the domain has no `utter_message_refused` response."""
+        if self.kind == "too_long":
+            return (
+                f"Sorry, that message is too long for me ({self.length:,} characters). "
+                f"Please send at most {MAX_TEXT_CHARS:,} characters at a time."
+            )
+        return "Sorry, I could not read that message. Please send it again as plain text."
+
+
+def text_refusal(text: str) -> TextRefusal | None:
     """Why the runtime refuses a user message's text, or None: it is longer than `MAX_TEXT_CHARS`, or it is not
     Unicode text (a lone surrogate, which JSON can write and nothing after the channel can encode)."""
     if len(text) > MAX_TEXT_CHARS:
-        return f"the message is {len(text):,} characters long; at most {MAX_TEXT_CHARS:,} are accepted"
+        return TextRefusal("too_long", len(text))
     surrogate = lone_surrogate(text)
     if surrogate is not None:
-        return f"the message holds a lone surrogate ({surrogate}), which is not text"
+        return TextRefusal("not_text", len(text), surrogate)
     return None
 
 
 class RefusedMessage(ConductorError):
-    """A user message the runtime does not take (`text_refusal`): nothing is stored and nothing answered. The
-    web channels refuse such a text themselves (a 400, an error frame); the others log a warning."""
+    """A user message the runtime does not take (`text_refusal`): nothing is stored. `replies` tell the user
+    why (the runtime renders them for the message's output channel): Slack and Telegram send them with
+    `send_replies`. The web channels refuse such a text before it reaches the runtime (a 400, an error frame)."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(Problem(reason, hint=f"Send at most {MAX_TEXT_CHARS:,} characters of text."))
-        self.reason = reason
+    def __init__(self, refusal: TextRefusal, replies: Sequence[Mapping[str, Any]] = ()) -> None:
+        hint = (
+            f"Send at most {MAX_TEXT_CHARS:,} characters of text."
+            if refusal.kind == "too_long"
+            else "Send the message as Unicode text (without lone surrogates such as \\ud800)."
+        )
+        super().__init__(Problem(refusal.reason, hint=hint))
+        self.refusal = refusal
+        self.replies: list[Mapping[str, Any]] = list(replies)
+
+    @property
+    def reason(self) -> str:
+        return self.refusal.reason
 
 
 @dataclass

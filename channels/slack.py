@@ -9,6 +9,8 @@ its answer within its 3 seconds, however long the turn takes. Retries (`X-Slack-
 (the same `event_id`, or one message delivered as both `message` and `app_mention`) never make a second
 answer, also when the retry reaches another process of the deployment (`channels.dedup`, with a Redis lock
 store); a retry whose reason is in `errors_ignore_retry` is answered with `X-Slack-No-Retry: 1` and dropped.
+A message the runtime refuses (too long, or not text) is logged without its text, and the user gets the reply
+that says why (`RefusedMessage.replies`) where the answer would have gone.
 
 slack-bolt's `AsyncApp` is not used on purpose: its single-workspace authorization calls `auth.test` inside
 the request path (so an event is answered with 500 while Slack's Web API is down), and it runs listeners in
@@ -35,7 +37,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import ConductorError
-from channels.base import InputChannel, OnNewMessage, RefusedMessage, UserMessage
+from channels.base import InputChannel, OnNewMessage, RefusedMessage, UserMessage, send_replies
 from channels.dedup import Redeliveries
 from channels.slack_events import Skipped, SlackInbound, read_event, read_interaction
 from channels.slack_output import SlackOutput
@@ -316,6 +318,7 @@ class SlackInput(InputChannel):
         except RefusedMessage as refused:
             logger.warning("Refused Slack message %s (conversation %s): %s",
                            message.message_id, message.sender_id, refused.reason)
+            await send_replies(message.output_channel, message.sender_id, refused.replies)
         except Exception:
             logger.exception("The turn for Slack message %s (conversation %s) failed",
                              message.message_id, message.sender_id)

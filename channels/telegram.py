@@ -12,9 +12,10 @@ or a webhook set behind its back) is logged as an error and polling stops: two r
 
 Either way each update is handled once (its `update_id` is remembered, across the processes of a deployment
 with a Redis lock store: `channels.dedup`), callback queries are answered at once, and the user's text goes to
-the runtime as a `UserMessage` whose `sender_id` is the chat id. A failure of the runtime or of Telegram is
-logged, never raised into the web server or the polling loop. If Telegram cannot be reached at start, the
-channel says so and keeps trying in the background.
+the runtime as a `UserMessage` whose `sender_id` is the chat id. A message the runtime refuses (too long, or
+not text) is logged without its text, and the chat gets the reply that says why (`RefusedMessage.replies`).
+A failure of the runtime or of Telegram is logged, never raised into the web server or the polling loop. If
+Telegram cannot be reached at start, the channel says so and keeps trying in the background.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from telegram import Update
 from telegram.error import BadRequest, Conflict, InvalidToken, RetryAfter, TelegramError
 
 from bot.errors import ConductorError
-from channels.base import InputChannel, OnNewMessage, RefusedMessage, UserMessage
+from channels.base import InputChannel, OnNewMessage, RefusedMessage, UserMessage, send_replies
 from channels.dedup import Redeliveries
 from channels.telegram_client import (
     call_with_rate_limit_retries,
@@ -340,6 +341,7 @@ class TelegramInput(InputChannel):
             logger.warning(
                 "Refused Telegram update %s (chat %s): %s", update.update_id, incoming.chat_id, refused.reason
             )
+            await send_replies(message.output_channel, message.sender_id, refused.replies)
         except Exception:
             logger.exception("The runtime failed on Telegram update %s (chat %s)", update.update_id, incoming.chat_id)
 

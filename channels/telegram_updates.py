@@ -152,15 +152,21 @@ def _leading_command(text: str, entities: tuple[MessageEntity, ...]) -> tuple[st
     return None
 
 
+def _utf16(text: str) -> bytes:
+    """`text` as UTF-16 code units, a lone surrogate (which JSON can carry) as the one unit it is: the text
+    must reach the runtime, which refuses it and tells the user why."""
+    return text.encode("utf-16-le", "surrogatepass")
+
+
 def _entity_text(text: str, entity: MessageEntity) -> str:
     """The part of `text` an entity covers. Telegram counts offsets in UTF-16 code units, not characters."""
-    encoded = text.encode("utf-16-le")
-    return encoded[entity.offset * 2 : (entity.offset + entity.length) * 2].decode("utf-16-le")
+    encoded = _utf16(text)
+    return encoded[entity.offset * 2 : (entity.offset + entity.length) * 2].decode("utf-16-le", "surrogatepass")
 
 
 def _without_spans(text: str, spans: list[tuple[int, int]]) -> str:
     """`text` without the given (offset, length) spans, counted in UTF-16 code units; spans may overlap."""
-    encoded = text.encode("utf-16-le")
+    encoded = _utf16(text)
     kept = bytearray()
     position = 0
     for offset, length in sorted(spans):
@@ -169,4 +175,4 @@ def _without_spans(text: str, spans: list[tuple[int, int]]) -> str:
             kept += encoded[position:start]
         position = max(position, end)
     kept += encoded[position:]
-    return kept.decode("utf-16-le")
+    return kept.decode("utf-16-le", "surrogatepass")

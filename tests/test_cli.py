@@ -75,6 +75,22 @@ def test_fail_on_warnings(rasa_init_copy: Path) -> None:
     assert "unused_intent" in result.stderr
 
 
+def test_utter_message_refused_is_not_reported_as_unused(rasa_init_copy: Path) -> None:
+    """The runtime sends it when it refuses a message; no story or rule needs to."""
+    domain = rasa_init_copy / "domain.yml"
+    refused = '  utter_message_refused:\n  - text: "Too much for me at once."\n'
+    domain.write_text(domain.read_text().replace("responses:\n", "responses:\n" + refused, 1))
+    result = run_bot("data", "validate", "--fail-on-warnings", cwd=rasa_init_copy)
+    assert result.returncode == 0, result.stderr
+    assert "The project is valid (0 warning(s))" in result.stdout
+
+    domain.write_text(domain.read_text().replace(refused, refused + '  utter_never_said:\n  - text: "Hm."\n', 1))
+    result = run_bot("data", "validate", "--fail-on-warnings", cwd=rasa_init_copy)
+    assert result.returncode == 1
+    assert "'utter_never_said' is not used" in result.stderr
+    assert "utter_message_refused" not in result.stderr
+
+
 def _first_error(result: subprocess.CompletedProcess[str]) -> str:
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stderr + result.stdout

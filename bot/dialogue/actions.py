@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
@@ -81,6 +81,7 @@ __all__ = [
     "RetrievalAction",
     "TwoStageFallbackAction",
     "UtterAction",
+    "utter",
 ]
 
 logger = logging.getLogger(__name__)
@@ -191,10 +192,16 @@ class UtterAction(Action):
 
 
 async def utter(
-    response: str, tracker: DialogueStateTracker, context: ActionContext, *, silent_fail: bool = False
+    response: str,
+    tracker: DialogueStateTracker,
+    context: ActionContext,
+    *,
+    silent_fail: bool = False,
+    values: Mapping[str, Any] | None = None,
 ) -> list[Event]:
-    """The `bot` event for one response (none if the domain has no such response)."""
-    message = await context.nlg.generate(response, tracker, context.channel)
+    """The `bot` event for one response (none if the domain has no such response). `values` fill placeholders
+    besides the slots (they win over a slot of the same name)."""
+    message = await context.nlg.generate(response, tracker, context.channel, **(values or {}))
     if message is None:
         if not silent_fail:
             logger.error(

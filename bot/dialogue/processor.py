@@ -40,6 +40,7 @@ from bot.dialogue.actions import (
     ActionContext,
     ActionExecutionRejection,
     ActionRegistry,
+    utter,
 )
 from bot.dialogue.events import (
     ACTION_LISTEN_NAME,
@@ -258,6 +259,21 @@ class MessageProcessor:
     async def predict_next(self, tracker: DialogueStateTracker) -> Prediction:
         """The action that would run next, without running it or changing the tracker (`/predict`)."""
         return await self._predict(tracker.copy())
+
+    async def render_response(
+        self,
+        tracker: DialogueStateTracker,
+        response: str,
+        *,
+        output_channel: str | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The replies an `utter_*` action would send for `response` on `output_channel` (its variations chosen
+        and filled from the tracker's slots and `values`), without changing the tracker or logging an event;
+        none when the domain has no such response or none of its variations fits."""
+        run = self._start(tracker, output_channel)
+        self._add_replies(run, await utter(response, tracker, run.context, silent_fail=True, values=values))
+        return run.replies
 
     async def parse(self, text: str | None) -> dict[str, Any]:
         """Parse data for a text: an `/intent{...}` payload, else the NLU's result (or no intent)."""

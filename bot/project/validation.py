@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from bot.errors import Problem, Severity
-from bot.project.domain import DEFAULT_ACTIONS, DEFAULT_INTENTS, REQUESTED_SLOT
+from bot.project.domain import DEFAULT_ACTIONS, DEFAULT_INTENTS, MESSAGE_REFUSED_RESPONSE, REQUESTED_SLOT
 from bot.project.loader import Project
 from bot.project.stories import (
     ActionStep,
@@ -170,7 +170,8 @@ def _actions_and_responses(project: Project) -> Iterator[Problem]:
 
 
 def _responses_used_by_defaults() -> set[str]:
-    """Responses that Rasa's default actions send (fallback, two-stage fallback, restart...)."""
+    """Responses that Rasa's default actions send (fallback, two-stage fallback, restart...), and the one the
+    runtime sends when it refuses a message."""
     return {
         "utter_default",
         "utter_ask_rephrase",
@@ -178,6 +179,7 @@ def _responses_used_by_defaults() -> set[str]:
         "utter_restart",
         "utter_back",
         "utter_submit",
+        MESSAGE_REFUSED_RESPONSE,
     }
 
 

@@ -4,7 +4,9 @@ SQLite tracker store. The official SDK clients in the channels talk to the local
 and Telegram's Bot API (tests/channels/*_api_standin.py), which also deliver the platforms' signed requests.
 
 The bot is Rasa's formbot (restaurant_form over five slots) with one change to its domain: the question
-about outdoor seating offers two buttons, so a form runs across typed messages *and* a button press.
+about outdoor seating offers two buttons, so a form runs across typed messages *and* a button press. A second
+build adds the optional `utter_message_refused` response, to check that a refused message is answered in the
+trainer's words instead of the built-in ones.
 
 What is checked is what a user would see at the platform (the stand-ins' records) and what the tracker store
 holds afterwards: a retried, duplicated, refused or unanswerable delivery must not store a second turn, and
@@ -17,6 +19,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +39,7 @@ from bot.server import create_app
 from bot.stores import create_tracker_store
 from bot.stores.lock_store import InMemoryLockStore
 from bot.stores.tracker_store import TrackerStore
+from channels.base import MAX_TEXT_CHARS
 from channels.slack import SlackInput
 from channels.telegram import SECRET_HEADER, TelegramInput
 from tests.channels.slack_api_standin import (
@@ -89,26 +93,57 @@ FILLED_FORM = {
     "feedback": "it was lovely",
 }
 
+PASTED_LOG = "".join(f"2026-01-05 03:{i % 60:02d} ERROR disk full on /var/lib/postgresql\n" for i in range(500))
+PASTED_LOG_LINE = "disk full on /var/lib/postgresql"
+TOO_LONG = PASTED_LOG[:12_000]
+"""A log pasted into the chat: 12,000 characters, over the runtime's `MAX_TEXT_CHARS`."""
+TOO_LONG_REPLY = (
+    "Sorry, that message is too long for me (12,000 characters). Please send at most 10,000 characters at a time."
+)
+NOT_TEXT_REPLY = "Sorry, I could not read that message. Please send it again as plain text."
+
+_OWN_REFUSAL = (
+    "  utter_message_refused:\n"
+    "    - channel: slack\n"
+    '      text: "Whoa, {length} characters! I read {limit} at a time."\n'
+    "    - channel: telegram\n"
+    "      condition:\n"
+    "        - type: slot\n"
+    "          name: cuisine\n"
+    "          value: thai\n"
+    '      text: "Back to your thai dinner: please keep it under {limit} characters."\n'
+)
+"""The response a trainer may add for refused messages: one for Slack, and one for Telegram only while the
+conversation's cuisine is thai (otherwise no variation fits, and the built-in text is sent)."""
+
 
 # --- the bot -------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def formbot_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Formbot (its config, NLU data, rules and stories) with buttons on the seating question, trained once."""
-    folder = tmp_path_factory.mktemp("formbot")
+def _train_formbot(folder: Path, *, extra_responses: str = "") -> Path:
+    """Formbot (its config, NLU data, rules and stories) with buttons on the seating question and
+    `extra_responses` (domain.yml lines) added to its responses, trained."""
     domain_text = (FORMBOT / "domain.yml").read_text(encoding="utf-8")
     assert _FORMBOT_SEATING in domain_text, "formbot's seating question changed; update _FORMBOT_SEATING"
+    domain_text = domain_text.replace(_FORMBOT_SEATING, _SEATING_WITH_BUTTONS)
+    assert domain_text.count("\nresponses:\n") == 1
     domain = folder / "domain.yml"
-    domain.write_text(domain_text.replace(_FORMBOT_SEATING, _SEATING_WITH_BUTTONS), encoding="utf-8")
+    domain.write_text(domain_text.replace("\nresponses:\n", "\nresponses:\n" + extra_responses), encoding="utf-8")
     project = load_project(ProjectPaths.discover(FORMBOT, domain=domain))
     path, _ = train_model(project, folder / "models")
     return path
 
 
 @pytest.fixture(scope="module")
-def model(formbot_model: Path) -> LoadedModel:
-    return load_model(formbot_model)
+def model(tmp_path_factory: pytest.TempPathFactory) -> LoadedModel:
+    """Formbot with buttons on the seating question, trained once."""
+    return load_model(_train_formbot(tmp_path_factory.mktemp("formbot")))
+
+
+@pytest.fixture(scope="module")
+def model_with_own_refusal(tmp_path_factory: pytest.TempPathFactory) -> LoadedModel:
+    """The same bot, with its own `utter_message_refused`."""
+    return load_model(_train_formbot(tmp_path_factory.mktemp("formbot-refusal"), extra_responses=_OWN_REFUSAL))
 
 
 @dataclass
@@ -185,8 +220,8 @@ def _credentials(folder: Path, slack: SlackStandIn, telegram: TelegramApiStandin
     return path
 
 
-@pytest.fixture
-async def bot(model: LoadedModel, tmp_path: Path) -> AsyncIterator[Deployment]:
+@asynccontextmanager
+async def _deployment(model: LoadedModel, tmp_path: Path) -> AsyncIterator[Deployment]:
     """The server as `bot run` builds it (credentials.yml, SQLite tracker store), started with its channels."""
     slack = SlackStandIn()
     await slack.start()
@@ -209,6 +244,18 @@ async def bot(model: LoadedModel, tmp_path: Path) -> AsyncIterator[Deployment]:
         await client.close()
         await slack.stop()
         await telegram.close()
+
+
+@pytest.fixture
+async def bot(model: LoadedModel, tmp_path: Path) -> AsyncIterator[Deployment]:
+    async with _deployment(model, tmp_path) as deployment:
+        yield deployment
+
+
+@pytest.fixture
+async def bot_with_own_refusal(model_with_own_refusal: LoadedModel, tmp_path: Path) -> AsyncIterator[Deployment]:
+    async with _deployment(model_with_own_refusal, tmp_path) as deployment:
+        yield deployment
 
 
 def test_the_server_runs_the_channels_credentials_yml_names(bot: Deployment) -> None:
@@ -332,21 +379,67 @@ async def test_slack_down_is_logged_and_the_turn_is_still_stored(
     assert [turn.intent_name for turn in await bot.user_turns(USER_ID)] == ["greet", "request_restaurant"]
 
 
-async def test_slack_a_text_the_runtime_refuses_is_a_warning_and_nothing_is_stored(
+async def test_slack_a_text_too_long_is_answered_with_why_in_its_thread_and_nothing_is_stored(
     bot: Deployment, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Slack takes messages of up to 40,000 characters; the runtime takes 10,000 (its NLU runs on the event
-    loop), and a lone surrogate, which JSON can carry, is not text."""
+    loop). The user is told so where the answer would have gone, and the conversation goes on."""
+    thread = "1700000300.000100"
     with caplog.at_level(logging.WARNING, logger="channels"):
-        assert await bot.slack_says(message_event("hi" * 6_000)) == []
-        assert await bot.slack_says(message_event("hi \ud800")) == []
-    refusals = [record for record in caplog.records if record.getMessage().startswith("Refused Slack message")]
-    assert len(refusals) == 2 and not [record for record in caplog.records if record.exc_info]
-    assert "12,000 characters long; at most 10,000" in refusals[0].getMessage()
-    assert "lone surrogate (\\ud800)" in refusals[1].getMessage()
+        [refusal] = await bot.slack_says(message_event(TOO_LONG, ts=thread))
+
+    assert refusal.args["text"] == TOO_LONG_REPLY
+    assert (refusal.args["channel"], refusal.args["thread_ts"]) == (DM_CHANNEL, thread)
+    assert len(bot.slack.calls_to("chat.postMessage")) == 1
     assert await bot.events(USER_ID) == []
-    [answer] = await bot.slack_says(message_event("hi"))  # the conversation goes on
+    [warning] = [record for record in caplog.records if record.getMessage().startswith("Refused Slack message")]
+    assert "12,000 characters long; at most 10,000" in warning.getMessage()
+    assert warning.levelno == logging.WARNING and warning.exc_info is None
+    assert PASTED_LOG_LINE not in caplog.text  # ids and the reason, never what the user wrote
+
+    [answer] = await bot.slack_says(message_event("hi", thread_ts=thread))
+    assert (answer.args["channel"], answer.args["thread_ts"], answer.args["text"]) == (DM_CHANNEL, thread, GREETING)
+    [turn] = await bot.user_turns(USER_ID)
+    assert (turn.text, turn.intent_name) == ("hi", "greet")
+    assert await bot.bot_texts(USER_ID) == [GREETING]
+
+
+async def test_slack_a_text_that_is_not_unicode_is_answered_with_why_and_nothing_is_stored(
+    bot: Deployment, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A lone surrogate, which JSON can carry, is not text: nothing after the channel could encode it."""
+    with caplog.at_level(logging.WARNING, logger="channels"):
+        [refusal] = await bot.slack_says(message_event("my pin is 4711 \ud800"))
+
+    assert refusal.args["text"] == NOT_TEXT_REPLY
+    assert await bot.events(USER_ID) == []
+    [warning] = [record for record in caplog.records if record.getMessage().startswith("Refused Slack message")]
+    assert "lone surrogate (\\ud800)" in warning.getMessage()
+    assert "4711" not in caplog.text
+
+
+async def test_slack_a_refusal_slack_does_not_take_is_logged_like_any_reply(
+    bot: Deployment, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot.slack.script("chat.postMessage", 200, {"ok": False, "error": "not_in_channel"})
+    with caplog.at_level(logging.WARNING, logger="channels"):
+        assert await bot.slack_says(message_event(TOO_LONG)) == []
+
+    [call] = bot.slack.calls_to("chat.postMessage")
+    assert call.args["text"] == TOO_LONG_REPLY
+    assert "Slack refused chat.postMessage to D0DIRECT1: not_in_channel" in caplog.text
+    assert not [record for record in caplog.records if record.exc_info]  # nothing raised out of the channel
+    assert await bot.events(USER_ID) == []
+    [answer] = await bot.slack_says(message_event("hi"))
     assert answer.args["text"] == GREETING
+
+
+async def test_slack_a_refusal_is_said_in_the_domains_own_words(bot_with_own_refusal: Deployment) -> None:
+    bot = bot_with_own_refusal
+    [refusal] = await bot.slack_says(message_event(TOO_LONG))
+
+    assert refusal.args["text"] == f"Whoa, 12000 characters! I read {MAX_TEXT_CHARS} at a time."
+    assert await bot.events(USER_ID) == []
 
 
 # --- Telegram ------------------------------------------------------------------------------------------------
@@ -405,16 +498,61 @@ async def test_telegram_a_duplicate_update_stores_one_turn_and_sends_once(bot: D
     assert len(await bot.user_turns(str(CHAT_ID))) == 1
 
 
-async def test_telegram_a_text_the_runtime_refuses_is_a_warning_and_nothing_is_stored(
+async def test_telegram_a_text_too_long_is_answered_with_why_and_nothing_is_stored(
     bot: Deployment, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="channels"):
-        assert await bot.telegram_says(bot.telegram.message_update("hello" * 2_400)) == []
-    [refusal] = [record for record in caplog.records if record.getMessage().startswith("Refused Telegram update")]
-    assert "12,000 characters long" in refusal.getMessage() and refusal.exc_info is None
+        [refusal] = await bot.telegram_says(bot.telegram.message_update(TOO_LONG))
+
+    assert refusal.params == {"chat_id": CHAT_ID, "text": TOO_LONG_REPLY}
     assert await bot.events(str(CHAT_ID)) == []
+    [warning] = [record for record in caplog.records if record.getMessage().startswith("Refused Telegram update")]
+    assert "12,000 characters long" in warning.getMessage() and warning.exc_info is None
+    assert PASTED_LOG_LINE not in caplog.text
     [reply] = await bot.telegram_says(bot.telegram.message_update("hello"))
     assert reply.params["text"] == GREETING
+    assert [turn.text for turn in await bot.user_turns(str(CHAT_ID))] == ["hello"]
+
+
+async def test_telegram_a_text_that_is_not_unicode_is_answered_with_why_and_nothing_is_stored(
+    bot: Deployment, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The update's JSON holds "\\ud800" (the stand-in writes JSON with escapes, as Telegram does)."""
+    update = bot.telegram.message_update("card 4111 1111 \ud800")
+    with caplog.at_level(logging.WARNING, logger="channels"):
+        [refusal] = await bot.telegram_says(update)
+
+    assert refusal.params == {"chat_id": CHAT_ID, "text": NOT_TEXT_REPLY}
+    assert await bot.events(str(CHAT_ID)) == []
+    assert await bot.store.keys() == []
+    [warning] = [record for record in caplog.records if record.getMessage().startswith("Refused Telegram update")]
+    assert f"update {update['update_id']} (chat {CHAT_ID})" in warning.getMessage()
+    assert "lone surrogate (\\ud800)" in warning.getMessage()
+    assert "4111" not in caplog.text
+
+
+async def test_telegram_a_refusal_is_said_in_the_domains_words_when_a_variation_fits(
+    bot_with_own_refusal: Deployment,
+) -> None:
+    """The response's variations are chosen as for any response: for the channel, and by their conditions on
+    the conversation's slots. When none fits, the built-in text is sent."""
+    bot = bot_with_own_refusal
+    sender = str(CHAT_ID)
+    [refusal] = await bot.telegram_says(bot.telegram.message_update(TOO_LONG))
+    assert refusal.params["text"] == TOO_LONG_REPLY
+    assert await bot.events(sender) == []
+
+    for text, answer in FORM_BEFORE_BUTTONS[:2]:  # the form asks for the cuisine and hears "thai"
+        [reply] = await bot.telegram_says(bot.telegram.message_update(text))
+        assert reply.params["text"] == answer
+    stored = await bot.events(sender)
+    [refusal] = await bot.telegram_says(bot.telegram.message_update(TOO_LONG))
+
+    assert refusal.params["text"] == f"Back to your thai dinner: please keep it under {MAX_TEXT_CHARS} characters."
+    assert await bot.events(sender) == stored
+    assert [turn.text for turn in await bot.user_turns(sender)] == [text for text, _ in FORM_BEFORE_BUTTONS[:2]]
+    [reply] = await bot.telegram_says(bot.telegram.message_update(FORM_BEFORE_BUTTONS[2][0]))
+    assert reply.params["text"] == FORM_BEFORE_BUTTONS[2][1]  # the form goes on where it was
 
 
 async def test_telegram_a_wrong_or_missing_secret_gets_401_and_stores_nothing(bot: Deployment) -> None:

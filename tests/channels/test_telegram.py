@@ -674,3 +674,11 @@ def test_messages_without_text_are_not_for_the_bot() -> None:
     update["message"]["sticker"] = {"file_id": "s", "file_unique_id": "s", "type": "regular", "width": 1,
                                     "height": 1, "is_animated": False, "is_video": False}
     assert read(api, update) is None
+
+
+def test_a_lone_surrogate_reaches_the_runtime_which_refuses_it() -> None:
+    """JSON can carry "\\ud800", which is no text; cutting the mention must not fail on it (a 500 would make
+    Telegram deliver the update again and again), so the runtime can refuse it and say why."""
+    api = TelegramApiStandin(TOKEN)
+    found = read(api, api.message_update("@conductor_test_bot hi \ud800 there", chat=api.chat(-9, "group")))
+    assert found is not None and found.text == "hi \ud800 there"

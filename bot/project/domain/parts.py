@@ -37,6 +37,10 @@ DEFAULT_ACTIONS: tuple[str, ...] = (
 REQUESTED_SLOT = "requested_slot"
 SESSION_STARTED_METADATA_SLOT = "session_started_metadata"
 
+MESSAGE_REFUSED_RESPONSE = "utter_message_refused"
+"""The optional response the runtime sends, instead of its built-in text, to a user whose message it refuses
+(too long, or not text); no story or rule uses it."""
+
 BUILTIN_SLOT_TYPES: tuple[str, ...] = ("text", "bool", "categorical", "float", "list", "any")
 
 MappingType = Literal["from_entity", "from_intent", "from_trigger_intent", "from_text", "custom"]
