@@ -9,22 +9,25 @@ Per channel (the channel that received the message, so a client cannot invent la
 | `conductor_nlu_confidence`                | histogram | the confidence of the intent the NLU chose      |
 | `conductor_fallbacks_total{kind}`         | counter   | `nlu_fallback` intents, `action_default_fallback` runs |
 | `conductor_turn_errors_total`             | counter   | turns that failed with an error                 |
+| `conductor_messages_refused_total{reason}`| counter   | messages refused before a turn: `too_long`, `not_text` |
 | `conductor_turns_in_flight`               | gauge     | turns being handled now (all channels)          |
 
-Each server has its own registry (two apps in one process, as in tests, do not share counts). The label
+A refused message (`channels.base.RefusedMessage`) is not a turn error: the user is told why, and nothing is
+stored. Each server has its own registry (two apps in one process, as in tests, do not share counts). The label
 children of a channel are bound once, so recording a turn costs a few microseconds.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
+from typing import Final, get_args
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.dialogue.actions import ACTION_DEFAULT_FALLBACK_NAME, NLU_FALLBACK_INTENT
 from bot.dialogue.events import ActionExecuted, Event, UserUttered
+from channels.base import RefusalKind
 
 __all__ = ["CONTENT_TYPE", "ChannelMetrics", "ServerMetrics"]
 
@@ -44,6 +47,7 @@ class ChannelMetrics:
         self._nlu_fallbacks = server.fallbacks.labels(channel, NLU_FALLBACK_INTENT)
         self._action_fallbacks = server.fallbacks.labels(channel, ACTION_DEFAULT_FALLBACK_NAME)
         self._errors = server.turn_errors.labels(channel)
+        self._refused = {kind: server.messages_refused.labels(channel, kind) for kind in get_args(RefusalKind)}
         self._in_flight = server.turns_in_flight
 
     def turn_started(self) -> None:
@@ -52,6 +56,11 @@ class ChannelMetrics:
 
     def turn_failed(self) -> None:
         self._errors.inc()
+        self._in_flight.dec()
+
+    def turn_refused(self, reason: RefusalKind) -> None:
+        """The runtime refused the message before its turn (`channels.base.RefusedMessage`): not an error."""
+        self._refused[reason].inc()
         self._in_flight.dec()
 
     def turn_finished(self, events: Sequence[Event], seconds: float) -> None:
@@ -101,6 +110,12 @@ class ServerMetrics:
         )
         self.turn_errors = Counter(
             "conductor_turn_errors", "Turns that failed with an error.", ["channel"], registry=self.registry
+        )
+        self.messages_refused = Counter(
+            "conductor_messages_refused",
+            "User messages refused before their turn (too long, or not text); the user is told why.",
+            ["channel", "reason"],
+            registry=self.registry,
         )
         self.turns_in_flight = Gauge(
             "conductor_turns_in_flight", "Turns being handled right now.", registry=self.registry

@@ -10,7 +10,14 @@ from aiohttp import web
 from bot.api.auth import ApiAuth
 from bot.api.metrics import ServerMetrics
 from bot.runtime import Runtime
-from channels.base import CollectingOutputChannel, InputChannel, OnNewMessage, OutputChannel, UserMessage
+from channels.base import (
+    CollectingOutputChannel,
+    InputChannel,
+    OnNewMessage,
+    OutputChannel,
+    RefusedMessage,
+    UserMessage,
+)
 
 __all__ = ["LATEST_INPUT_CHANNEL", "SERVER_STATE", "ServerState"]
 
@@ -51,6 +58,9 @@ class ServerState:
             started = time.perf_counter()
             try:
                 result = await runtime.handle_message(message)
+            except RefusedMessage as refused:
+                metrics.turn_refused(refused.refusal.kind)
+                raise
             except BaseException:
                 metrics.turn_failed()
                 raise

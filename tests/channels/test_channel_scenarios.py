@@ -396,6 +396,9 @@ async def test_slack_a_text_too_long_is_answered_with_why_in_its_thread_and_noth
     assert "12,000 characters long; at most 10,000" in warning.getMessage()
     assert warning.levelno == logging.WARNING and warning.exc_info is None
     assert PASTED_LOG_LINE not in caplog.text  # ids and the reason, never what the user wrote
+    exposition = (await (await bot.client.get("/metrics")).text()).splitlines()
+    assert 'conductor_messages_refused_total{channel="slack",reason="too_long"} 1.0' in exposition
+    assert 'conductor_turn_errors_total{channel="slack"} 0.0' in exposition  # the user was told: not an error
 
     [answer] = await bot.slack_says(message_event("hi", thread_ts=thread))
     assert (answer.args["channel"], answer.args["thread_ts"], answer.args["text"]) == (DM_CHANNEL, thread, GREETING)

@@ -6,6 +6,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.api.metrics import ServerMetrics
 from bot.dialogue.events import ActionExecuted, BotUttered, UserUttered
+from channels.base import RefusalKind
 
 
 def _samples(metrics: ServerMetrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -44,6 +45,22 @@ def test_a_turn_counts_per_channel() -> None:
     # typed /intent payloads are not NLU decisions: only the NLU's 0.25 is in the histogram
     assert samples[("conductor_nlu_confidence_count", (("channel", "slack"),))] == 1
     assert samples[("conductor_nlu_confidence_bucket", (("channel", "slack"), ("le", "0.3")))] == 1
+    assert samples[("conductor_turns_in_flight", ())] == 0
+
+
+def test_a_refused_message_is_counted_by_reason_and_not_as_an_error() -> None:
+    metrics = ServerMetrics()
+    telegram = metrics.channel("telegram")
+    reasons: tuple[RefusalKind, ...] = ("too_long", "too_long", "not_text")
+    for reason in reasons:
+        telegram.turn_started()
+        telegram.turn_refused(reason)
+    samples = _samples(metrics)
+    refused = "conductor_messages_refused_total"
+    assert samples[(refused, (("channel", "telegram"), ("reason", "too_long")))] == 2
+    assert samples[(refused, (("channel", "telegram"), ("reason", "not_text")))] == 1
+    assert samples[("conductor_messages_received_total", (("channel", "telegram"),))] == 3
+    assert samples[("conductor_turn_errors_total", (("channel", "telegram"),))] == 0
     assert samples[("conductor_turns_in_flight", ())] == 0
 
 
