@@ -36,7 +36,8 @@ PostgreSQL and Redis are found at CONDUCTOR_BENCH_POSTGRES_URL (default postgres
 and CONDUCTOR_BENCH_REDIS_URL (default redis://127.0.0.1:6379/0); the benchmark uses a database
 `conductor_bench` (created through `login_db: postgres`, dropped afterwards) and Redis keys under
 `bench<run>:` (deleted afterwards). The figures depend on the machine and its load; the targets are printed
-beside them.
+beside them, and the machine line gives the machine's speed at a fixed Python loop (`python_speed`), for
+comparing figures measured on two machines.
 """
 
 from __future__ import annotations
@@ -156,6 +157,21 @@ def status_mb(pid: int, field: str = "VmRSS") -> float:
         if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def python_speed() -> float:
+    """Millions of iterations a second of a fixed pure-Python loop (dict and list work, as a turn does), the best
+    of five: the machines this runs on differ by up to 1.8x in the same code's CPU time per message (the
+    instructions per message, `benchmarks/instructions.py`, do not), so printing it lets figures of two machines
+    be compared. Whatever else runs on the machine slows it too."""
+    best = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        table: dict[int, list[int]] = {}
+        for number in range(300_000):
+            table.setdefault(number & 1023, []).append(number)
+        best = min(best, time.perf_counter() - started)
+    return 0.3 / best
 
 
 def percentile(values: Sequence[float], share: float) -> float:
@@ -598,7 +614,8 @@ async def main(modes: Sequence[str]) -> None:
         folder = Path(temporary)
         model = train(folder / "models")
         print(f"model: {model.name} ({'NLU + dialogue' if nlu_available() else 'dialogue only, /intent messages'})")
-        print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (client and server share them)")
+        print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (client and server share them), "
+              f"Python speed {python_speed():.1f} (see python_speed)")
         for mode in modes:
             if mode == "scale":
                 report_scale(
