@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from bot.project.domain import MESSAGE_REFUSED_RESPONSE
 from bot.yamlio import read_yaml
 from tests.conftest import REPO_ROOT
 from tests.process_helpers import train_and_test_stories
@@ -92,8 +93,8 @@ def test_everything_rules_and_stories_use_is_declared() -> None:
     used_intents = {step["intent"] for step in steps if "intent" in step}
     assert used_actions - actions == set()
     assert used_intents - intents == set()
-    # and nothing declared is left unused
-    assert set(domain["responses"]) | set(domain["actions"]) <= used_actions
+    # and nothing declared is left unused (but the response the runtime itself sends when it refuses a message)
+    assert set(domain["responses"]) | set(domain["actions"]) <= used_actions | {MESSAGE_REFUSED_RESPONSE}
     assert used_intents >= INTENTS | BUILT_IN_INTENTS
 
 
