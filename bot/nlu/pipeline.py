@@ -243,9 +243,11 @@ class NLUPipeline:
         confidences = model.confidences(row)
         order = np.argsort(-confidences, kind="stable")
         shown = order[: self._ranking_length] if self._ranking_length > 0 else order
-        ranking = [_ranked(model.labels[i], float(confidences[i])) for i in shown]
+        values = confidences.tolist()  # Python floats and ints: reading an array item by item boxes each one
+        labels = model.labels
+        ranking = [_ranked(labels[i], values[i]) for i in shown.tolist()]
         fallback = self.spec.fallback
-        if fallback is not None and _should_fall_back(confidences, order, fallback):
+        if fallback is not None and _should_fall_back(values, order[:2].tolist(), fallback):
             ranking.insert(0, _ranked(FALLBACK_INTENT, fallback.threshold))
         # the intent is the ranking's first entry itself, not a copy: each user message of a conversation keeps
         # its parse, and a copy was a tenth of it; parses are read, never changed in place
@@ -369,13 +371,12 @@ def _warm_tokenizer(manifest: Mapping[str, Any]) -> None:
             blank_language(spec["language"])
 
 
-def _should_fall_back(
-    confidences: npt.NDArray[np.float64], order: npt.NDArray[np.intp], fallback: FallbackSpec
-) -> bool:
-    top = float(confidences[order[0]])
+def _should_fall_back(confidences: list[float], best: list[int], fallback: FallbackSpec) -> bool:
+    """FallbackClassifier's rule, given the confidences and the indices of the best two (or one)."""
+    top = confidences[best[0]]
     if top < fallback.threshold:
         return True
-    return len(order) > 1 and top - float(confidences[order[1]]) < fallback.ambiguity_threshold
+    return len(best) > 1 and top - confidences[best[1]] < fallback.ambiguity_threshold
 
 
 def _linear_settings(spec: ClassifierSpec) -> LinearSettings:
