@@ -145,12 +145,17 @@ MAX_TEXT_CHARS: Final = 10_000
 the rasa-init bot), so a longer text would stall every other conversation."""
 
 
+def _too_long(subject: str, length: int) -> str:
+    """The one wording of the length rule, for the web channels' clients and for the log."""
+    return f"{subject} is {length:,} characters long; at most {MAX_TEXT_CHARS:,} are accepted"
+
+
 def text_too_long(text: str, name: str) -> str | None:
     """What is wrong with a user message `name` longer than `MAX_TEXT_CHARS`, as the web channels word it for
     their clients, or None."""
     if len(text) <= MAX_TEXT_CHARS:
         return None
-    return f"'{name}' is {len(text)} characters long; the server accepts at most {MAX_TEXT_CHARS}"
+    return _too_long(f"'{name}'", len(text))
 
 
 RefusalKind = Literal["too_long", "not_text"]
@@ -170,7 +175,7 @@ class TextRefusal:
     def reason(self) -> str:
         """What is wrong, for the log."""
         if self.kind == "too_long":
-            return f"the message is {self.length:,} characters long; at most {MAX_TEXT_CHARS:,} are accepted"
+            return _too_long("the message", self.length)
         return f"the message holds a lone surrogate ({self.surrogate}), which is not text"
 
     def default_reply(self) -> str:

@@ -185,7 +185,8 @@ async def test_a_message_too_long_or_not_unicode_is_ignored_with_a_warning(
             await widget.emit("user_uttered", {"message": "hi \ud800"})  # a lone surrogate: not Unicode text
             await widget.emit("user_uttered", {"message": "fine"})
             assert await widget.bot_messages(1) == [{"text": "echo: fine"}]
-        assert f"the server accepts at most {MAX_TEXT_CHARS}" in caplog.text
+        too_long = f"'message' is {MAX_TEXT_CHARS + 1:,} characters long; at most {MAX_TEXT_CHARS:,} are accepted"
+        assert too_long in caplog.text
         assert "lone surrogate (\\ud800)" in caplog.text
     assert [m.text for m in bot.received] == ["fine"]
 
