@@ -283,11 +283,15 @@ class Runtime:
 
     async def tracker(self, sender_id: str) -> DialogueStateTracker:
         """A copy of the conversation's current tracker (for the HTTP API)."""
-        served = self._served
+        return (await self._current(self._served, sender_id)).copy()
+
+    async def _current(self, served: _Generation, sender_id: str) -> DialogueStateTracker:
+        """The conversation's tracker as stored (read after any turn in flight, under its lock), kept in the
+        cache. The lock is released on return: copy it to read it while turns may go on."""
         async with self.lock_store.lock(sender_id):
             tracker, seq = await self._load(served, sender_id)
             served.cache.put(sender_id, tracker, seq)
-            return tracker.copy()
+            return tracker
 
     async def _commit(
         self, served: _Generation, tracker: DialogueStateTracker, seq: int, events: Sequence[Event]
@@ -328,11 +332,11 @@ class Runtime:
     async def handle_message(self, message: UserMessage) -> TurnResult:
         """Handle one user message and send the replies through its output channel. A text that no channel
         may pass on (`channels.base.text_refusal`) raises `RefusedMessage` before anything is stored, holding
-        the replies that tell the user why (`refusal_replies`) for the channel to send."""
+        the replies that tell the user why (`_refusal_replies`) for the channel to send."""
         if message.text is not None:
             refusal = text_refusal(message.text)
             if refusal is not None:
-                raise RefusedMessage(refusal, await self.refusal_replies(message, refusal))
+                raise RefusedMessage(refusal, await self._refusal_replies(message, refusal))
         started = time.perf_counter()
         channel = message.output_channel
         result = await self._turn(
@@ -343,7 +347,7 @@ class Runtime:
         logger.debug("turn of %s took %.1f ms", message.sender_id, (time.perf_counter() - started) * 1000)
         return result
 
-    async def refusal_replies(self, message: UserMessage, refusal: TextRefusal) -> list[dict[str, Any]]:
+    async def _refusal_replies(self, message: UserMessage, refusal: TextRefusal) -> list[dict[str, Any]]:
         """What to tell the user whose message is refused: the domain's `utter_message_refused`, rendered as
         any response for the message's output channel (the conversation's slots and the placeholders
         `{length}` and `{limit}` filled), or else the built-in text. Reads the conversation under its lock
@@ -352,15 +356,12 @@ class Runtime:
         with self._in_flight() as served:
             if MESSAGE_REFUSED_RESPONSE in served.model.domain.responses:
                 try:
-                    async with self.lock_store.lock(sender_id):
-                        tracker, seq = await self._load(served, sender_id)
-                        served.cache.put(sender_id, tracker, seq)
-                        replies = await served.processor.render_response(
-                            tracker,
-                            MESSAGE_REFUSED_RESPONSE,
-                            output_channel=message.output_channel.name,
-                            values={"length": refusal.length, "limit": MAX_TEXT_CHARS},
-                        )
+                    replies = await served.processor.render_response(
+                        (await self._current(served, sender_id)).copy(),  # a turn may begin while it renders
+                        MESSAGE_REFUSED_RESPONSE,
+                        output_channel=message.output_channel.name,
+                        values={"length": refusal.length, "limit": MAX_TEXT_CHARS},
+                    )
                 except Exception:
                     logger.exception("'%s' for %s could not be rendered; the built-in text is sent instead",
                                      MESSAGE_REFUSED_RESPONSE, sender_id)

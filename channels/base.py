@@ -178,6 +178,13 @@ class TextRefusal:
             return _too_long("the message", self.length)
         return f"the message holds a lone surrogate ({self.surrogate}), which is not text"
 
+    @property
+    def hint(self) -> str:
+        """What the sender should do instead."""
+        if self.kind == "too_long":
+            return f"Send at most {MAX_TEXT_CHARS:,} characters of text."
+        return "Send the message as Unicode text (without lone surrogates such as \\ud800)."
+
     def default_reply(self) -> str:
         """What the user is told when the domain has no `utter_message_refused` response."""
         if self.kind == "too_long":
@@ -205,12 +212,7 @@ class RefusedMessage(ConductorError):
     `send_replies`. The web channels refuse such a text before it reaches the runtime (a 400, an error frame)."""
 
     def __init__(self, refusal: TextRefusal, replies: Sequence[Mapping[str, Any]] = ()) -> None:
-        hint = (
-            f"Send at most {MAX_TEXT_CHARS:,} characters of text."
-            if refusal.kind == "too_long"
-            else "Send the message as Unicode text (without lone surrogates such as \\ud800)."
-        )
-        super().__init__(Problem(refusal.reason, hint=hint))
+        super().__init__(Problem(refusal.reason, hint=refusal.hint))
         self.refusal = refusal
         self.replies: list[Mapping[str, Any]] = list(replies)
 
