@@ -2,6 +2,10 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
+from bot import compiled
+
+compiled.select()  # before any compiled module is imported: a stale build must not run
+
 try:
     __version__ = version("conductor-bot")
 except PackageNotFoundError:  # running from a source tree that was not installed

@@ -38,7 +38,7 @@ from typing import Final
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from bot import LOG_FORMAT
+from bot import LOG_FORMAT, compiled
 from bot.api.auth import ApiAuth
 from bot.api.conversations import conversation_routes
 from bot.api.cors import cors_middleware, cors_response_headers
@@ -443,11 +443,12 @@ def run(
         app.on_cleanup.append(lambda _: redeliveries.close())  # after the channels have shut down
     _warn_if_open(enable_api, auth_token, jwt_secret, interface)
     logger.info(
-        "Model %s; channels: %s; HTTP API %s; event loop: %s",
+        "Model %s; channels: %s; HTTP API %s; event loop: %s; hot modules: %s",
         model.path.name,
         ", ".join(channel.name for channel in app[SERVER_STATE].channels),
         "enabled" if enable_api else "off (--enable-api turns it on)",
         "asyncio" if loop_factory is None else "uvloop",
+        compiled.status().describe(),
     )
     serving = serve(
         app, interface, port, shutdown_timeout=shutdown_timeout, access_log=access_log, ssl_context=ssl_context

@@ -30,6 +30,26 @@ def _keep_requests_off_proxies() -> None:
 _keep_requests_off_proxies()
 
 
+def pytest_report_header() -> str:
+    from bot import compiled
+
+    return f"Conductor's hot modules: {compiled.status().describe()}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `interpreted_only` wrap a method of a compiled module to compare an optimisation with the
+    exhaustive way; compiled callers call the method directly and never see the wrapper. They run in the
+    interpreted pass of `make test` (CONDUCTOR_COMPILED=0), which runs every test."""
+    from bot import compiled
+
+    if not compiled.status().compiled:
+        return
+    skip = pytest.mark.skip(reason="patches a compiled method; runs in make test's interpreted pass")
+    for item in items:
+        if item.get_closest_marker("interpreted_only"):
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.exists():

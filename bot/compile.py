@@ -1,0 +1,137 @@
+"""Compiles Conductor's hot modules (`bot.compiled.MODULES`) with mypyc, beside their sources.
+
+`python -m bot.compile` builds them unless the build there is current (`--force` builds anyway), `python -m
+bot.compile remove` deletes a build. `make setup` and the Docker image's builder run it. A machine without a C
+compiler or the Python headers keeps the pure-Python modules (exit status 0, or 1 with `--require`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.machinery
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.compiled import (
+    MODULES,
+    ROOT,
+    Status,
+    check,
+    compiled_path,
+    manifest_path,
+    source_digest,
+    source_path,
+    status,
+)
+
+
+def build(root: Path = ROOT, modules: Sequence[str] = MODULES, *, force: bool = False) -> Status:
+    """Compile `modules` beside their sources in `root` and record their digest; nothing when the build there is
+    current. Raises `BuildUnavailable` without mypyc or a C compiler, `BuildFailed` when compiling fails."""
+    if not force and check(modules, root).compiled:
+        return Status(True, f"{len(modules)} modules, already current")
+    compiler = _missing_compiler()
+    if compiler:
+        raise BuildUnavailable(compiler)
+    try:
+        from mypyc.build import mypycify
+        from setuptools import Distribution
+    except ImportError as exc:
+        raise BuildUnavailable(f"{exc.name} is not installed (pip install mypy setuptools)") from None
+    manifest = manifest_path(modules, root)
+    manifest.unlink(missing_ok=True)
+    here = Path.cwd()
+    os.chdir(root)  # mypyc names modules by their paths; the extensions land beside the sources
+    try:
+        with tempfile.TemporaryDirectory(prefix="conductor-mypyc-") as work:
+            paths = [str(source_path(module, Path("."))) for module in modules]
+            # the options a checkout's pyproject.toml sets too, for an installed package (the Docker image)
+            options = ["--ignore-missing-imports"]
+            extensions = mypycify(options + paths, opt_level="3", target_dir=work)
+            distribution = Distribution({"name": "conductor-compiled", "ext_modules": extensions})
+            command = distribution.get_command_obj("build_ext")
+            command.inplace = True
+            command.build_temp = command.build_lib = work
+            distribution.run_command("build_ext")
+    except SystemExit as exc:  # mypyc (a type error) and setuptools (a compiler error) stop by exiting
+        raise BuildFailed(
+            f"mypyc or the C compiler stopped with status {exc.code}; see the messages above"
+        ) from None
+    finally:
+        os.chdir(here)
+    sources = {
+        module: hashlib.sha256(source_path(module, root).read_bytes()).hexdigest() for module in modules
+    }
+    manifest.write_text(
+        json.dumps({"digest": source_digest(modules, root), "sources": sources}, indent=1) + "\n",
+        encoding="utf-8",
+    )
+    return check(modules, root)
+
+
+def remove(root: Path = ROOT, modules: Sequence[str] = MODULES) -> int:
+    """Delete a build's extensions and manifest in `root`; how many files went."""
+    removed = 0
+    groups = [
+        *root.glob("*__mypyc" + importlib.machinery.EXTENSION_SUFFIXES[0]),  # one for several modules
+        *(compiled_path(module + "__mypyc", root) for module in modules),  # a module compiled alone
+    ]
+    for path in [compiled_path(module, root) for module in modules] + [manifest_path(modules, root), *groups]:
+        if path.exists():
+            path.unlink()
+            removed += 1
+    return removed
+
+
+class BuildUnavailable(Exception):
+    """This machine cannot compile: the modules run as Python."""
+
+
+class BuildFailed(Exception):
+    """Compiling started and failed."""
+
+
+def _missing_compiler() -> str:
+    """What is missing to compile C extensions here, or ''."""
+    import shutil
+    import sysconfig
+
+    compiler = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()[0]
+    if not shutil.which(compiler):
+        return f"no C compiler ({compiler}); install gcc"
+    if not (Path(sysconfig.get_paths()["include"]) / "Python.h").exists():
+        return "the Python headers (Python.h) are missing; install python3-dev"
+    return ""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m bot.compiled [build|status|remove] [--force] [--require]`."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    command = args.pop(0) if args and not args[0].startswith("-") else "status"
+    if command == "status":
+        print(f"Conductor's hot modules run {status().describe()}")
+        return 0
+    if command == "remove":
+        print(f"removed {remove()} compiled files")
+        return 0
+    if command != "build":
+        print(f"unknown command {command!r}; use build, status or remove", file=sys.stderr)
+        return 2
+    try:
+        result = build(force="--force" in args)
+    except BuildUnavailable as exc:
+        print(f"not compiling: {exc}; Conductor runs as Python, about a quarter slower", file=sys.stderr)
+        return 1 if "--require" in args else 0
+    except BuildFailed as exc:
+        print(f"compiling failed: {exc}; Conductor runs as Python", file=sys.stderr)
+        return 1
+    print(f"Conductor's hot modules: {result.describe()}")
+    return 0 if result.compiled else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

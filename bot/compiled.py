@@ -1,0 +1,170 @@
+"""The modules Conductor compiles with mypyc, and whether this process runs them compiled.
+
+A turn's CPU goes to Python code spread over many small functions (docs/performance.md); mypyc compiles the
+typed modules below to C extensions, which cut the server's instructions a message by about a quarter. The
+build is optional: without a C compiler, or with `CONDUCTOR_COMPILED=0`, the same modules run as Python.
+
+`python -m bot.compile` compiles them beside their sources (`make setup` and the Docker image run it) and
+records a digest of those sources in `bot/_compiled.json`. When a source changed since that build (an edit in a
+development checkout), the compiled modules would run the old code: `select`, called when `bot` is first
+imported, then makes this process import all of them from their `.py` files instead (all or none: the compiled
+modules call each other directly, so a mix would run two versions of one module), and `status()` says why.
+
+This module is not compiled and imports only the standard library: it runs before the package's dependencies
+are imported, and at build time before they are installed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+MODULES: tuple[str, ...] = (
+    "bot.jsonio",
+    "bot.dialogue.events",
+    "bot.dialogue.states",
+    "bot.dialogue.tracker",
+    "bot.dialogue.responses",
+    "bot.dialogue.processor",
+    "bot.dialogue.model",
+    "bot.dialogue.policies.base",
+    "bot.dialogue.policies.ensemble",
+    "bot.dialogue.policies.memoization",
+    "bot.dialogue.policies.rule",
+    "bot.nlu.tokenizer",
+    "bot.nlu.featurizers",
+    "bot.nlu.linear_model",
+    "bot.nlu.pipeline",
+    "bot.stores.tracker_store",
+    "bot.runtime",
+)
+"""The compiled modules: the path of a message through the runtime (NLU, dialogue, the store's base class).
+Each must be mypy-clean and keep to what mypyc compiles the same as CPython runs (docs/performance.md)."""
+
+SWITCH = "CONDUCTOR_COMPILED"
+"""`CONDUCTOR_COMPILED=0` runs the Python sources even when a current build is there (to compare, or to test
+the interpreted code)."""
+
+MANIFEST = "_compiled.json"
+"""Written into the `bot` package by a build: the digest of the sources it compiled."""
+
+ROOT = Path(__file__).resolve().parent.parent
+"""The folder that holds the `bot` package (the checkout, or site-packages)."""
+
+
+@dataclass(frozen=True)
+class Status:
+    """Whether this process runs the compiled modules, and if not, why (for the log and the benchmarks)."""
+
+    compiled: bool
+    detail: str
+
+    def describe(self) -> str:
+        return f"compiled ({self.detail})" if self.compiled else f"interpreted ({self.detail})"
+
+
+def source_path(module: str, root: Path = ROOT) -> Path:
+    return root.joinpath(*module.split(".")).with_suffix(".py")
+
+
+def compiled_path(module: str, root: Path = ROOT) -> Path:
+    """Where the build puts a module's extension, beside its source."""
+    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+    return source_path(module, root).with_name(module.rpartition(".")[2] + suffix)
+
+
+def manifest_path(modules: Sequence[str] = MODULES, root: Path = ROOT) -> Path:
+    """Where a build records what it compiled: in the top package of `modules` (`bot/_compiled.json`)."""
+    return root / modules[0].partition(".")[0] / MANIFEST
+
+
+def source_digest(modules: Sequence[str] = MODULES, root: Path = ROOT) -> str:
+    """A digest of the compiled modules' sources and of the Python they are built for."""
+    digest = hashlib.sha256(sys.implementation.cache_tag.encode())
+    for module in modules:
+        digest.update(module.encode() + b"\0" + source_path(module, root).read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _changed_sources(recorded: dict[str, str], modules: Sequence[str], root: Path) -> list[str]:
+    return [
+        module
+        for module in modules
+        if recorded.get(module) != hashlib.sha256(source_path(module, root).read_bytes()).hexdigest()
+    ]
+
+
+def check(modules: Sequence[str] = MODULES, root: Path = ROOT) -> Status:
+    """Whether the build in `root` is there, complete and current for these sources (not the switch)."""
+    built = [module for module in modules if compiled_path(module, root).exists()]
+    manifest = manifest_path(modules, root)
+    if not built:
+        return Status(False, "not built: `make setup` or `python -m bot.compile` compiles them")
+    try:
+        recorded = json.loads(manifest.read_text(encoding="utf-8"))
+        files = dict(recorded["sources"])
+        digest = str(recorded["digest"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return Status(False, f"{manifest} is missing or unreadable: `python -m bot.compile` rebuilds")
+    if digest == source_digest(modules, root):
+        missing = [module for module in modules if module not in built]
+        if missing:
+            return Status(False, f"{', '.join(missing)} not built: `python -m bot.compile` rebuilds")
+        return Status(True, f"{len(modules)} modules")
+    changed = _changed_sources(files, modules, root) or ["the Python version"]
+    return Status(
+        False,
+        f"{', '.join(changed)} changed since the build: `make setup` or `python -m bot.compile` "
+        "compiles them again",
+    )
+
+
+class _SourcesFirst(importlib.abc.MetaPathFinder):
+    """Imports the listed modules from their `.py` files even where an extension of the same name is beside
+    them (Python's own finder prefers the extension)."""
+
+    def __init__(self, modules: Sequence[str]) -> None:
+        self.modules = frozenset(modules)
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname not in self.modules:
+            return None
+        name = fullname.rpartition(".")[2] + ".py"
+        for folder in path if path is not None else sys.path:
+            source = Path(folder) / name
+            if source.is_file():
+                return importlib.util.spec_from_file_location(fullname, source)
+        return None
+
+
+_status: Status | None = None
+
+
+def select(modules: Sequence[str] = MODULES, root: Path = ROOT) -> Status:
+    """Decide, once per process and before any of `modules` is imported, whether they run compiled: only when
+    the build is complete and current and `CONDUCTOR_COMPILED` is not 0; else from their sources."""
+    global _status
+    if _status is not None:
+        return _status
+    switched_off = os.environ.get(SWITCH, "").strip() == "0"
+    status = Status(False, f"{SWITCH}=0") if switched_off else check(modules, root)
+    if not status.compiled and any(compiled_path(module, root).exists() for module in modules):
+        sys.meta_path.insert(0, _SourcesFirst(modules))
+    _status = status
+    return status
+
+
+def status() -> Status:
+    """Whether this process runs the compiled modules (decided when `bot` was imported)."""
+    return select()
