@@ -52,6 +52,8 @@ from server import (
     train,
 )
 
+from bot import compiled
+
 SENDERS = 32
 SHORT = 2
 LONG = 7
@@ -171,7 +173,8 @@ def main() -> None:
         model = train(Path(folder) / "models")
         short, long = counted(model, SHORT), counted(model, LONG)
         messages = (LONG - SHORT) * SENDERS * len(CONVERSATION_TEXT)
-        print(f"model: {model.name} ({'NLU + dialogue' if nlu_available() else 'dialogue only, /intent messages'})")
+        print(f"model: {model.name} ({'NLU + dialogue' if nlu_available() else 'dialogue only, /intent messages'}); "
+              f"code: {compiled.status().describe()}")
         print(f"runtime instructions per message (callgrind, {messages} messages): {(long - short) / messages:,.0f}")
         if arguments.long:
             short, long = counted(model, SHORT, LONG_EVENTS), counted(model, LONG, LONG_EVENTS)

@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from server import CONVERSATION_PAYLOADS, CONVERSATION_TEXT, nlu_available, train
 
+from bot import compiled
 from bot.model import load_model
 from bot.runtime import Runtime
 from bot.server import freeze_startup_heap
@@ -101,7 +102,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         model = train(Path(folder) / "models")
         new, long = asyncio.run(measure(model))
-    print(f"model: {model.name} ({'NLU + dialogue' if nlu_available() else 'dialogue only, /intent messages'})")
+    print(f"model: {model.name} ({'NLU + dialogue' if nlu_available() else 'dialogue only, /intent messages'}); "
+          f"code: {compiled.status().describe()}")
     print(f"runtime CPU per message, new conversations ({SENDERS} at a time, {ROUNDS} rounds): "
           f"median {statistics.median(new) * 1000:.3f} ms (rounds: "
           f"{', '.join(f'{value * 1000:.3f}' for value in new)})")

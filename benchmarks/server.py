@@ -63,6 +63,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from bot import compiled
+
 REPO = Path(__file__).resolve().parents[1]
 RASA_INIT = REPO / ".." / "shared" / "data" / "rasa-projects" / "rasa-init-3.6.21"
 POSTGRES = urlsplit(os.environ.get("CONDUCTOR_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432"))
@@ -613,7 +615,8 @@ async def main(modes: Sequence[str]) -> None:
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
         model = train(folder / "models")
-        print(f"model: {model.name} ({'NLU + dialogue' if nlu_available() else 'dialogue only, /intent messages'})")
+        print(f"model: {model.name} ({'NLU + dialogue' if nlu_available() else 'dialogue only, /intent messages'}); "
+              f"code: {compiled.status().describe()}")
         print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (client and server share them), "
               f"Python speed {python_speed():.1f} (see python_speed)")
         for mode in modes:
