@@ -86,7 +86,7 @@ def _optional_text(value: Any) -> str | None:
     return None if value is None else _text(value)
 
 
-def _optional_number(value: Any) -> float | None:
+def _optional_number(value: Any) -> float | int | None:
     if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
         return value
     raise _BadEvent(f"must be a number or null, not {_kind(value)}")
@@ -184,6 +184,15 @@ def shallow_replace(instance: _T, **changes: Any) -> _T:
 _EVENT_TYPES: dict[str, type[Event]] = {}
 
 
+def _refuse(*_: Any, **__: Any) -> NoReturn:
+    """What a `SharedDict` does when asked to change. No `self`: compiled, this function does not bind as a
+    method, so it gets the call's arguments without the dict."""
+    raise TypeError(
+        "this dict is shared by many events (their metadata or data) and cannot be changed; "
+        "make the event with a dict of its own instead"
+    )
+
+
 @mypyc_attr(native_class=False)  # a native class cannot subclass dict
 class SharedDict(dict[str, Any]):
     """A dict that many events share, and that therefore refuses to be changed: the empty `metadata` and
@@ -194,13 +203,8 @@ class SharedDict(dict[str, Any]):
 
     __slots__ = ()
 
-    def _refuse(self, *_: Any, **__: Any) -> NoReturn:
-        raise TypeError(
-            "this dict is shared by many events (their metadata or data) and cannot be changed; "
-            "make the event with a dict of its own instead"
-        )
-
-    # one name a line: mypyc compiles no chained assignment in a class body
+    # a module function, one name a line: compiled (mypyc), a class body neither chains assignments nor reads
+    # a method it defined
     __setitem__ = _refuse
     __delitem__ = _refuse
     __ior__ = _refuse
@@ -267,7 +271,9 @@ class Event:
     type_name: ClassVar[str] = ""
     always_writes_metadata: ClassVar[bool] = False
 
-    timestamp: float = field(default_factory=time.time)
+    timestamp: float | int = field(default_factory=time.time)
+    """`int` too, not only by PEP 484's rule: compiled (mypyc), a value read as `float` becomes a float, and an
+    event read with an integer timestamp must write it back as it was."""
     metadata: dict[str, Any] = field(default_factory=lambda: NO_METADATA)
     extras: dict[str, Any] = field(default_factory=lambda: NO_METADATA)
     source_keys: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
@@ -621,7 +627,9 @@ def _read_event(raw: Any, *, owned: bool = False) -> Event:
         values["metadata"] = _own_or_shared(_mapping(data.get("metadata")))
     except _BadEvent as exc:
         raise _BadEvent(f"{name!r} event: `timestamp` or `metadata` {exc.message}") from None
-    values["timestamp"] = time.time() if timestamp is None else timestamp
+    if timestamp is None:  # not a conditional expression, whose type, float, would turn an int into a float compiled
+        timestamp = time.time()
+    values["timestamp"] = timestamp
     values["extras"] = _own_or_shared({key: value for key, value in data.items() if key not in known})
     try:
         return cls(**values, source_keys=source_keys)
