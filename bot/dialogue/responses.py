@@ -217,12 +217,18 @@ def interpolate(value: Any, values: Mapping[str, Any]) -> Any:
 def bot_utterance(message: Mapping[str, Any]) -> BotUttered:
     """The `bot` event for a generated message: its text, Rasa's `data` keys, and the rest as metadata.
 
-    As in Rasa an image also fills `attachment` when the message has no attachment of its own.
+    As in Rasa an image also fills `attachment` when the message has no attachment of its own. A text that is
+    not a string (a number an action server sent) is sent as its string: a `bot` event's text is a string or
+    null, and one holding anything else could not be read back from the tracker store.
     """
     rest = dict(message)
     content = {key: rest.pop(key, None) for key in ("text", *BOT_DATA_KEYS)}
+    text = content["text"]
+    if text is not None and not isinstance(text, str):
+        logger.warning("a message's text is %r, not a string; it is sent as %r", text, str(text))
+        text = str(text)
     return BotUttered.create(
-        content["text"],
+        text,
         elements=content["elements"],
         quick_replies=content["quick_replies"],
         buttons=content["buttons"],
