@@ -74,7 +74,8 @@ def _surrogate_in(text: str) -> str | None:
     """The first lone UTF-16 surrogate character of `text`, or None."""
     if text.isascii():
         return None
-    return next((char for char in text if "\ud800" <= char <= "\udfff"), None)
+    # code points, not "\ud800" literals: mypyc compiles no string literal holding a surrogate
+    return next((char for char in text if 0xD800 <= ord(char) <= 0xDFFF), None)
 
 
 def lone_surrogate(value: Any) -> str | None:
@@ -104,7 +105,7 @@ def not_utf8(text: str) -> str | None:
     found = _surrogate_in(text)
     if found is None:
         return None
-    if "\udc80" <= found <= "\udcff":
+    if 0xDC80 <= ord(found) <= 0xDCFF:
         return f"the byte 0x{ord(found) - 0xDC00:02X} is not UTF-8"
     return f"it holds a lone surrogate (\\u{ord(found):04x})"
 

@@ -20,7 +20,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -374,9 +374,11 @@ class Runtime:
         self,
         sender_id: str,
         intent: str,
-        entities: dict[str, Any] | None = None,
+        entities: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None = None,
         output_channel: OutputChannel | None = None,
     ) -> TurnResult:
+        """Act as if the user expressed `intent` (see `MessageProcessor.trigger_intent`); `entities` is a list
+        of entity dicts or `{type: value}`."""
         channel = output_channel or CollectingOutputChannel()
         return await self._turn(
             sender_id,

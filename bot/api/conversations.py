@@ -241,10 +241,7 @@ async def trigger_intent(request: web.Request, state: ServerState, conversation_
             details={"parameter": "name", "in": "body"},
         )
     channel = await _output_channel(request, state, conversation_id)
-    # The processor takes a list of entity objects or {type: value}; Runtime.trigger_intent is typed with the
-    # mapping only, so the list goes through as Any.
-    given: Any = entities
-    await state.runtime.trigger_intent(conversation_id, intent, given, output_channel=channel)
+    await state.runtime.trigger_intent(conversation_id, intent, entities, output_channel=channel)
     return await _tracker_and_messages(state, conversation_id, channel, verbosity)
 
 

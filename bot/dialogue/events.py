@@ -20,6 +20,8 @@ from dataclasses import MISSING, Field, dataclass, field, fields
 from datetime import datetime
 from typing import Any, ClassVar, NoReturn, Self, TypeVar
 
+from mypy_extensions import mypyc_attr
+
 from bot.errors import ConductorError, Problem
 
 __all__ = [
@@ -84,7 +86,7 @@ def _optional_text(value: Any) -> str | None:
     return None if value is None else _text(value)
 
 
-def _optional_number(value: Any) -> float | None:
+def _optional_number(value: Any) -> float | int | None:
     if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
         return value
     raise _BadEvent(f"must be a number or null, not {_kind(value)}")
@@ -182,6 +184,16 @@ def shallow_replace(instance: _T, **changes: Any) -> _T:
 _EVENT_TYPES: dict[str, type[Event]] = {}
 
 
+def _refuse(*_: Any, **__: Any) -> NoReturn:
+    """What a `SharedDict` does when asked to change. No `self`: compiled, this function does not bind as a
+    method, so it gets the call's arguments without the dict."""
+    raise TypeError(
+        "this dict is shared by many events (their metadata or data) and cannot be changed; "
+        "make the event with a dict of its own instead"
+    )
+
+
+@mypyc_attr(native_class=False)  # a native class cannot subclass dict
 class SharedDict(dict[str, Any]):
     """A dict that many events share, and that therefore refuses to be changed: the empty `metadata` and
     `extras` of events that have none (`NO_METADATA`), the `data` of a bot message without buttons, images or
@@ -191,14 +203,16 @@ class SharedDict(dict[str, Any]):
 
     __slots__ = ()
 
-    def _refuse(self, *_: Any, **__: Any) -> NoReturn:
-        raise TypeError(
-            "this dict is shared by many events (their metadata or data) and cannot be changed; "
-            "make the event with a dict of its own instead"
-        )
-
-    __setitem__ = __delitem__ = __ior__ = _refuse
-    setdefault = update = pop = popitem = clear = _refuse
+    # a module function, one name a line: compiled (mypyc), a class body neither chains assignments nor reads
+    # a method it defined
+    __setitem__ = _refuse
+    __delitem__ = _refuse
+    __ior__ = _refuse
+    setdefault = _refuse
+    update = _refuse
+    pop = _refuse
+    popitem = _refuse
+    clear = _refuse
 
     def __copy__(self) -> dict[str, Any]:
         return dict(self)
@@ -245,6 +259,7 @@ def _own_or_shared(value: dict[str, Any]) -> dict[str, Any]:
     return value if value else NO_METADATA
 
 
+@mypyc_attr(native_class=False)  # an interpreted class, as are its subclasses: shallow_replace copies __dict__
 @dataclass(frozen=True, kw_only=True)
 class Event:
     """Something that happened in a conversation. Subclasses are registered by their `type_name`.
@@ -256,14 +271,16 @@ class Event:
     type_name: ClassVar[str] = ""
     always_writes_metadata: ClassVar[bool] = False
 
-    timestamp: float = field(default_factory=time.time)
+    timestamp: float | int = field(default_factory=time.time)
+    """`int` too, not only by PEP 484's rule: compiled (mypyc), a value read as `float` becomes a float, and an
+    event read with an integer timestamp must write it back as it was."""
     metadata: dict[str, Any] = field(default_factory=lambda: NO_METADATA)
     extras: dict[str, Any] = field(default_factory=lambda: NO_METADATA)
     source_keys: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if cls.__dict__.get("type_name"):
+        if vars(cls).get("type_name"):  # its own, not inherited (mypyc compiles no `cls.__dict__`)
             _EVENT_TYPES[cls.type_name] = cls
 
     @classmethod
@@ -311,6 +328,7 @@ class Event:
         return {key: full[key] for key in kept + changed}
 
 
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, kw_only=True)
 class UserUttered(Event):
     """The user said something. `parse_data` is the NLU result: `intent` ({name, confidence}), `entities`,
@@ -340,6 +358,7 @@ class UserUttered(Event):
         return [e for e in entities if isinstance(e, dict)] if isinstance(entities, list) else []
 
 
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, kw_only=True)
 class BotUttered(Event):
     """The bot said something; `data` holds the rest of the message (see `BOT_DATA_KEYS`)."""
@@ -378,6 +397,7 @@ class BotUttered(Event):
         return cls(text=text, data=data, metadata=shared_dict(metadata or {}))
 
 
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, kw_only=True)
 class ActionExecuted(Event):
     """An action ran; `action_text` instead of `name` for an end-to-end bot utterance."""
@@ -395,6 +415,7 @@ class ActionExecuted(Event):
             raise ValueError("an action event needs a `name` or an `action_text`")
 
 
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, kw_only=True)
 class SlotSet(Event):
     type_name: ClassVar[str] = "slot"
@@ -403,6 +424,7 @@ class SlotSet(Event):
     value: Any = field(default=None, metadata=_stored(_anything))
 
 
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, kw_only=True)
 class ActiveLoop(Event):
     """A loop (form) became active, or with `name` None, no loop is active any more."""
@@ -412,16 +434,19 @@ class ActiveLoop(Event):
     name: str | None = field(default=None, metadata=_stored(_optional_text))
 
 
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, kw_only=True)
 class Restarted(Event):
     type_name: ClassVar[str] = "restart"
 
 
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, kw_only=True)
 class SessionStarted(Event):
     type_name: ClassVar[str] = "session_started"
 
 
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, kw_only=True)
 class FollowupAction(Event):
     type_name: ClassVar[str] = "followup"
@@ -429,11 +454,13 @@ class FollowupAction(Event):
     name: str = field(metadata=_stored(_text))
 
 
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, kw_only=True)
 class AllSlotsReset(Event):
     type_name: ClassVar[str] = "reset_slots"
 
 
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, kw_only=True)
 class UserUtteranceReverted(Event):
     """Undo everything back to (and including) the latest user message."""
@@ -441,6 +468,7 @@ class UserUtteranceReverted(Event):
     type_name: ClassVar[str] = "rewind"
 
 
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, kw_only=True)
 class ActionReverted(Event):
     """Undo the latest action and what it did."""
@@ -448,16 +476,19 @@ class ActionReverted(Event):
     type_name: ClassVar[str] = "undo"
 
 
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, kw_only=True)
 class ConversationPaused(Event):
     type_name: ClassVar[str] = "pause"
 
 
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, kw_only=True)
 class ConversationResumed(Event):
     type_name: ClassVar[str] = "resume"
 
 
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, kw_only=True)
 class ReminderScheduled(Event):
     """Trigger `intent` at `date_time` (ISO 8601 text, kept as written)."""
@@ -475,6 +506,7 @@ class ReminderScheduled(Event):
         return datetime.fromisoformat(self.date_time)
 
 
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, kw_only=True)
 class ReminderCancelled(Event):
     """Cancel reminders by name, intent and entities (all None: every reminder)."""
@@ -486,6 +518,7 @@ class ReminderCancelled(Event):
     entities: Any = field(default=None, metadata=_stored(_anything))
 
 
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, kw_only=True)
 class AgentUttered(Event):
     type_name: ClassVar[str] = "agent"
@@ -494,6 +527,7 @@ class AgentUttered(Event):
     data: Any = field(default=None, metadata=_stored(_anything))
 
 
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, kw_only=True)
 class ActionExecutionRejected(Event):
     """The action refused to run (a form that could not fill its slot), so another is predicted."""
@@ -505,6 +539,7 @@ class ActionExecutionRejected(Event):
     confidence: float | None = field(default=None, metadata=_stored(_optional_number))
 
 
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, kw_only=True)
 class LoopInterrupted(Event):
     type_name: ClassVar[str] = "loop_interrupted"
@@ -512,6 +547,7 @@ class LoopInterrupted(Event):
     is_interrupted: bool = field(default=False, metadata=_stored(_flag))
 
 
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, kw_only=True)
 class EntitiesAdded(Event):
     """Entities added to the latest user message (by a policy, after NLU)."""
@@ -521,6 +557,7 @@ class EntitiesAdded(Event):
     entities: list[dict[str, Any]] = field(default_factory=list, metadata=_stored(_objects))
 
 
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, kw_only=True)
 class DefinePrevUserUtteredFeaturization(Event):
     """Whether the latest user message's text (rather than its intent) decided the next action."""
@@ -530,6 +567,7 @@ class DefinePrevUserUtteredFeaturization(Event):
     use_text_for_featurization: bool = field(default=False, metadata=_stored(_flag))
 
 
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, kw_only=True)
 class DialogueStackUpdated(Event):
     """A JSON-patch update of the dialogue stack (Rasa 3.7+), kept as the text it came as."""
@@ -539,6 +577,7 @@ class DialogueStackUpdated(Event):
     update: str = field(metadata=_stored(_text))
 
 
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, kw_only=True)
 class StoryExported(Event):
     type_name: ClassVar[str] = "export"
@@ -588,12 +627,14 @@ def _read_event(raw: Any, *, owned: bool = False) -> Event:
         values["metadata"] = _own_or_shared(_mapping(data.get("metadata")))
     except _BadEvent as exc:
         raise _BadEvent(f"{name!r} event: `timestamp` or `metadata` {exc.message}") from None
-    values["timestamp"] = time.time() if timestamp is None else timestamp
+    if timestamp is None:  # not a conditional expression, whose type, float, would turn an int into a float compiled
+        timestamp = time.time()
+    values["timestamp"] = timestamp
     values["extras"] = _own_or_shared({key: value for key, value in data.items() if key not in known})
     try:
         return cls(**values, source_keys=source_keys)
-    except ValueError as exc:
-        raise _BadEvent(f"{name!r} event: {exc}") from None
+    except ValueError as refused:  # not `exc`: compiled, a local name holds one type (`_BadEvent` above)
+        raise _BadEvent(f"{name!r} event: {refused}") from None
 
 
 def events_from_dicts(items: Iterable[Any], source: str | None = None, *, owned: bool = False) -> list[Event]:

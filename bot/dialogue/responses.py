@@ -48,10 +48,11 @@ class NaturalLanguageGenerator(Protocol):
     """Produces the message for a response name, or None when there is none (Rasa's NLG interface).
 
     The keyword arguments are extra placeholder values; the other parameters are positional so that a slot
-    called `name` or `channel` can be passed too."""
+    called `name` or `channel` can be passed too. Their names start with `_` all the same: compiled (mypyc),
+    a positional-only parameter is also taken by keyword, and would clash with a placeholder of its name."""
 
     async def generate(
-        self, name: str, tracker: DialogueStateTracker, channel: str | None, /, **values: Any
+        self, _response: str, _tracker: DialogueStateTracker, _channel: str | None, /, **values: Any
     ) -> dict[str, Any] | None: ...
 
 
@@ -97,14 +98,15 @@ class ResponseGenerator:
         return next((group for group in groups if group), [])
 
     def generate_from_slots(
-        self, name: str, slots: Mapping[str, Any], channel: str | None = None, /, **values: Any
+        self, _response: str, _slots: Mapping[str, Any], _channel: str | None = None, /, **values: Any
     ) -> dict[str, Any] | None:
-        """The filled message of one randomly chosen eligible variation, or None if there is none."""
-        candidates = self.eligible_variations(name, slots, channel)
+        """The filled message of one randomly chosen eligible variation, or None if there is none. (The `_`
+        names: see `NaturalLanguageGenerator`.)"""
+        candidates = self.eligible_variations(_response, _slots, _channel)
         if not candidates:
             return None
         message: dict[str, Any] = _copied(self.rng.choice(candidates).as_dict())
-        placeholders = {**slots, **values}
+        placeholders = {**_slots, **values}
         if placeholders:
             for key in INTERPOLATED_KEYS:
                 if key in message:
@@ -112,9 +114,9 @@ class ResponseGenerator:
         return message
 
     async def generate(
-        self, name: str, tracker: DialogueStateTracker, channel: str | None, /, **values: Any
+        self, _response: str, _tracker: DialogueStateTracker, _channel: str | None, /, **values: Any
     ) -> dict[str, Any] | None:
-        return self.generate_from_slots(name, tracker.current_slot_values(), channel, **values)
+        return self.generate_from_slots(_response, _tracker.current_slot_values(), _channel, **values)
 
 
 def _copied(value: Any) -> Any:
@@ -215,12 +217,18 @@ def interpolate(value: Any, values: Mapping[str, Any]) -> Any:
 def bot_utterance(message: Mapping[str, Any]) -> BotUttered:
     """The `bot` event for a generated message: its text, Rasa's `data` keys, and the rest as metadata.
 
-    As in Rasa an image also fills `attachment` when the message has no attachment of its own.
+    As in Rasa an image also fills `attachment` when the message has no attachment of its own. A text that is
+    not a string (a number an action server sent) is sent as its string: a `bot` event's text is a string or
+    null, and one holding anything else could not be read back from the tracker store.
     """
     rest = dict(message)
     content = {key: rest.pop(key, None) for key in ("text", *BOT_DATA_KEYS)}
+    text = content["text"]
+    if text is not None and not isinstance(text, str):
+        logger.warning("a message's text is %r, not a string; it is sent as %r", text, str(text))
+        text = str(text)
     return BotUttered.create(
-        content["text"],
+        text,
         elements=content["elements"],
         quick_replies=content["quick_replies"],
         buttons=content["buttons"],

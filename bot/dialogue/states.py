@@ -19,14 +19,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
+from typing import Any, NamedTuple, TypeAlias
 
 from bot.dialogue.events import ACTION_LISTEN_NAME, ActionExecuted, Event, UserUttered
-from bot.dialogue.tracker import SHOULD_NOT_BE_SET
+from bot.dialogue.tracker import SHOULD_NOT_BE_SET, AppliedEventsFold, DialogueStateTracker
 from bot.project.domain import DEFAULT_INTENTS, ENTITY_LABEL_SEPARATOR, Domain
-
-if TYPE_CHECKING:
-    from bot.dialogue.tracker import AppliedEventsFold, DialogueStateTracker
 
 __all__ = [
     "ACTIVE_LOOP",
@@ -350,7 +347,10 @@ class SavedWalks:
     conversation they replayed together (`prior`, whose events are the tracker's applied events taken in so
     far), with the fold of applied events they read them from. One replay serves every walk: each event is
     applied once, and each walk takes its state before each action (a replica of the conversation per walk
-    was a tenth of a cached conversation's memory)."""
+    was a tenth of a cached conversation's memory).
+
+    Its field types are imported at run time, not under TYPE_CHECKING: compiled (mypyc), the dataclass looks
+    them up when the module is imported."""
 
     prior: DialogueStateTracker
     fold: AppliedEventsFold

@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+from mypy_extensions import mypyc_attr
 
 from bot.nlu.featurizers import SparseRow
 
@@ -81,6 +82,7 @@ _PRIOR_WEIGHT = 50
 3,000 the prior is negligible."""
 
 
+@mypyc_attr(native_class=False)  # pickled to the training worker: a compiled frozen dataclass does not unpickle
 @dataclass(frozen=True)
 class LinearSettings:
     algorithm: str = "svm"

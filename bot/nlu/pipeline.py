@@ -23,6 +23,7 @@ from typing import Any, Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
+from mypy_extensions import mypyc_attr
 
 from bot import __version__
 from bot.errors import ConductorError
@@ -90,6 +91,7 @@ def training_fingerprint(data: TrainingData, config: Sequence[Mapping[str, Any]]
     return hashlib.sha256(encoded).hexdigest()
 
 
+@mypyc_attr(native_class=False)  # its instances' __dict__ is the ranking entry (`_ranked`)
 class _RankedIntent:
     """Makes the dicts of an intent ranking (`_ranked`)."""
 

@@ -18,7 +18,10 @@ from bot.nlu.spacy_import import import_spacy, spacy_version
 if TYPE_CHECKING:
     from spacy.language import Language
     from spacy.tokenizer import Tokenizer as SpacyTokenizer
-    from spacy.tokens import Doc
+
+import_spacy()  # first, so that spaCy comes without its command line
+# Doc at run time: compiled (mypyc), TokenizedText's field types are looked up when the module is imported
+from spacy.tokens import Doc  # noqa: E402
 
 __all__ = ["TokenizedText", "Tokenizer", "blank_language", "is_installed"]
 

@@ -23,6 +23,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from mypy_extensions import mypyc_attr
+
 from bot.config import TrackerStoreSettings
 from bot.dialogue.events import Event, events_from_dicts
 from bot.errors import ConductorError, Problem
@@ -84,6 +86,7 @@ def decode_events(texts: Iterable[str | bytes], sender_id: str) -> list[Event]:
     return events_from_dicts(dicts, source=f"conversation {sender_id!r}", owned=True)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # the stores, and custom ones (`type: module.Class`), subclass it
 class TrackerStore(Service, ABC):
     """Where conversations are kept: `sender_id` -> the events of that conversation, in order.
 

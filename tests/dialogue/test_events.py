@@ -28,6 +28,7 @@ from bot.dialogue.events import (
     events_to_dicts,
     shared_dict,
 )
+from bot.dialogue.tracker import DialogueStateTracker
 from bot.errors import ConductorError
 from tests.event_samples import RASA_EVENTS
 
@@ -191,6 +192,16 @@ def test_events_without_metadata_share_one_empty_dict_that_refuses_changes() -> 
     assert NO_METADATA == {} and type(copy.deepcopy(NO_METADATA)) is dict and type(copy.copy(NO_METADATA)) is dict
     assert json.dumps(events_to_dicts(made[:1])) == json.dumps(events_to_dicts([ActionExecuted(
         name="utter_greet", timestamp=made[0].timestamp, metadata={})]))
+
+
+def test_integer_timestamps_and_confidences_are_written_back_as_integers() -> None:
+    raw = [
+        {"event": "action", "timestamp": 1700000000, "name": "utter_greet", "confidence": 1},
+        {"event": "user", "timestamp": 1700000001, "text": "hi", "metadata": {}},
+    ]
+    assert json.dumps(events_to_dicts(events_from_dicts(raw))) == json.dumps(raw)
+    tracker = DialogueStateTracker.from_dict({"sender_id": "s", "events": raw})
+    assert json.dumps(tracker.current_state()["latest_event_time"]) == "1700000001"
 
 
 def test_bot_messages_share_equal_data_and_metadata_but_not_buttons() -> None:

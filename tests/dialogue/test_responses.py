@@ -173,6 +173,13 @@ def test_a_message_becomes_a_bot_event_with_rasas_data_and_the_rest_as_metadata(
     assert event.metadata == {"id": "rich-1", "button_type": "vertical", "utter_action": "utter_rich"}
 
 
+def test_a_text_that_is_not_a_string_is_sent_as_its_string() -> None:
+    event = bot_utterance({"text": 42})
+    assert event.text == "42"
+    assert reply_message(event, "u") == {"recipient_id": "u", "text": "42"}
+    assert BotUttered.from_dict(event.as_dict()) == event  # the stored event reads back
+
+
 def test_the_reply_for_a_channel_drops_unset_keys_and_the_repeated_image() -> None:
     event = bot_utterance({"image": "https://example.com/cat.png", "utter_action": "utter_pic"})
     assert reply_message(event, "user-1") == {

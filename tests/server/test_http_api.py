@@ -128,6 +128,13 @@ async def test_trigger_intent_answers_and_stores(api: Served) -> None:
     await _json(api, "POST", "/conversations/u6/trigger_intent", {"entities": []}, 400)
 
 
+async def test_trigger_intent_takes_a_list_of_entity_objects(api: Served) -> None:
+    body = {"name": "greet", "entities": [{"entity": "name", "value": "Ada"}]}
+    result = await _json(api, "POST", "/conversations/u6b/trigger_intent", body)
+    user = next(e for e in result["tracker"]["events"] if e["event"] == "user")
+    assert user["parse_data"]["entities"] == [{"entity": "name", "value": "Ada"}]
+
+
 async def test_predict_scores_the_next_action_without_running_it(api: Served) -> None:
     await say(api, "u7", "/greet")
     before = await api.stored("u7")

@@ -10,11 +10,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, TypeVar, overload
+from typing import Any, ClassVar
 
 import numpy.typing as npt
+from mypy_extensions import mypyc_attr
 
-from bot.dialogue.events import Event, shallow_replace
+from bot.dialogue.events import Event
 from bot.dialogue.states import RuleOnlyData, State, StatesSoFar, resumed_states
 from bot.dialogue.tracker import DialogueStateTracker
 from bot.dialogue.training import TrainingData
@@ -26,7 +27,6 @@ __all__ = [
     "RULE_POLICY_PRIORITY",
     "UNLIKELY_INTENT_POLICY_PRIORITY",
     "Arrays",
-    "Lookup",
     "Policy",
     "PolicyPrediction",
     "PredictionContext",
@@ -76,34 +76,16 @@ class PolicyPrediction:
 
     def with_events(self, events: list[Event]) -> PolicyPrediction:
         """This prediction with other `events` (the probabilities list is shared)."""
-        return shallow_replace(self, events=events)
-
-
-_V = TypeVar("_V")
-
-
-class Lookup(Generic[_V]):
-    """A trained lookup of a policy (states key -> action, say), kept in the attribute `_<name>`. Assigning a new
-    one calls the policy's `_lookups_changed()`, which forgets what the policy derived from the old ones."""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self._attribute = f"_{name}"
-
-    @overload
-    def __get__(self, instance: None, owner: type) -> Lookup[_V]: ...
-
-    @overload
-    def __get__(self, instance: object, owner: type) -> _V: ...
-
-    def __get__(self, instance: object | None, owner: type) -> Lookup[_V] | _V:
-        if instance is None:
-            return self
-        value: _V = getattr(instance, self._attribute)
-        return value
-
-    def __set__(self, instance: Any, value: _V) -> None:
-        setattr(instance, self._attribute, value)
-        instance._lookups_changed()
+        # made field by field, not by `shallow_replace`: compiled, this is a native class without a __dict__
+        return PolicyPrediction(
+            self.probabilities,
+            self.policy_name,
+            self.policy_priority,
+            events,
+            self.is_end_to_end_prediction,
+            self.is_no_user_prediction,
+            self.hide_rule_turn,
+        )
 
 
 class PredictionContext:
@@ -146,6 +128,7 @@ class PredictionContext:
         return [0.0] * len(self.action_names)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # third-party policies subclass it
 class Policy(ABC):
     """A trainable predictor of the next action."""
 

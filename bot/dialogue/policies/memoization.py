@@ -17,11 +17,12 @@ import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from mypy_extensions import mypyc_attr
+
 from bot.dialogue.events import ACTION_LISTEN_NAME, ActionExecuted, Event
 from bot.dialogue.policies.base import (
     MEMOIZATION_POLICY_PRIORITY,
     Arrays,
-    Lookup,
     Policy,
     PolicyPrediction,
     PredictionContext,
@@ -71,6 +72,7 @@ def examples_of(
     return result
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # as every policy: a third-party policy may build on it
 class MemoizationPolicy(Policy):
     name = "MemoizationPolicy"
     default_priority = MEMOIZATION_POLICY_PRIORITY
@@ -81,9 +83,16 @@ class MemoizationPolicy(Policy):
         self._longest: int | None = None
         self._lookup: dict[str, str] = lookup or {}
 
-    lookup: Lookup[dict[str, str]] = Lookup()
-    """States key -> the action the stories take there. Assigning a new one forgets what was derived from the old
-    one."""
+    @property  # a property rather than a descriptor class: mypyc compiles no custom descriptors
+    def lookup(self) -> dict[str, str]:
+        """States key -> the action the stories take there. Assigning a new one forgets what was derived from the
+        old one."""
+        return self._lookup
+
+    @lookup.setter
+    def lookup(self, value: dict[str, str]) -> None:
+        self._lookup = value
+        self._lookups_changed()
 
     def _lookups_changed(self) -> None:
         self._longest = None
@@ -152,6 +161,7 @@ def _cut_to_max_history(events: list[Event], max_history: int | None) -> list[Ev
     return events
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class AugmentedMemoizationPolicy(MemoizationPolicy):
     name = "AugmentedMemoizationPolicy"
 

@@ -28,6 +28,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from mypy_extensions import mypyc_attr
+
 from bot.dialogue.events import (
     ACTION_LISTEN_NAME,
     ActionExecuted,
@@ -40,7 +42,6 @@ from bot.dialogue.events import (
 from bot.dialogue.policies.base import (
     RULE_POLICY_PRIORITY,
     Arrays,
-    Lookup,
     Policy,
     PolicyPrediction,
     PredictionContext,
@@ -219,6 +220,7 @@ class _Source:
         return f"'{self.name}'{where}"
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # as every policy: a third-party policy may build on it
 class RulePolicy(Policy):
     name = "RulePolicy"
     default_priority = RULE_POLICY_PRIORITY
@@ -246,13 +248,38 @@ class RulePolicy(Policy):
 
     # --- the lookups, and what is derived from them ---------------------------------------------------------
 
-    rules: Lookup[dict[str, str]] = Lookup()
-    """The rules: states key -> action. Assigning this, `unhappy_paths` or `rules_not_in_stories` forgets what was
-    derived from them; a rule is taken out with `_drop_rule`, which does the same."""
-    unhappy_paths: Lookup[dict[str, str]] = Lookup()
-    """The places where a loop's unhappy path goes on: states key -> a loop condition."""
-    rules_not_in_stories: Lookup[set[str]] = Lookup()
-    """The keys of rules (and of places in rules where no rule applied) that no story shows."""
+    # properties rather than a descriptor class: mypyc compiles no custom descriptors
+
+    @property
+    def rules(self) -> dict[str, str]:
+        """The rules: states key -> action. Assigning this, `unhappy_paths` or `rules_not_in_stories` forgets
+        what was derived from them; a rule is taken out with `_drop_rule`, which does the same."""
+        return self._rules
+
+    @rules.setter
+    def rules(self, value: dict[str, str]) -> None:
+        self._rules = value
+        self._lookups_changed()
+
+    @property
+    def unhappy_paths(self) -> dict[str, str]:
+        """The places where a loop's unhappy path goes on: states key -> a loop condition."""
+        return self._unhappy_paths
+
+    @unhappy_paths.setter
+    def unhappy_paths(self, value: dict[str, str]) -> None:
+        self._unhappy_paths = value
+        self._lookups_changed()
+
+    @property
+    def rules_not_in_stories(self) -> set[str]:
+        """The keys of rules (and of places in rules where no rule applied) that no story shows."""
+        return self._rules_not_in_stories
+
+    @rules_not_in_stories.setter
+    def rules_not_in_stories(self, value: set[str]) -> None:
+        self._rules_not_in_stories = value
+        self._lookups_changed()
 
     def _drop_rule(self, key: str) -> None:
         self._rules.pop(key, None)
