@@ -8,7 +8,6 @@ compiler or the Python headers keeps the pure-Python modules (exit status 0, or 
 from __future__ import annotations
 
 import hashlib
-import importlib.machinery
 import json
 import os
 import sys
@@ -22,6 +21,7 @@ from bot.compiled import (
     Status,
     check,
     compiled_path,
+    group_library,
     manifest_path,
     source_digest,
     source_path,
@@ -51,7 +51,8 @@ def build(root: Path = ROOT, modules: Sequence[str] = MODULES, *, force: bool = 
             paths = [str(source_path(module, Path("."))) for module in modules]
             # the options a checkout's pyproject.toml sets too, for an installed package (the Docker image)
             options = ["--ignore-missing-imports"]
-            extensions = mypycify(options + paths, opt_level="3", target_dir=work)
+            group = group_library(modules).removesuffix("__mypyc")
+            extensions = mypycify(options + paths, opt_level="3", target_dir=work, group_name=group)
             distribution = Distribution({"name": "conductor-compiled", "ext_modules": extensions})
             command = distribution.get_command_obj("build_ext")
             command.inplace = True
@@ -76,11 +77,8 @@ def build(root: Path = ROOT, modules: Sequence[str] = MODULES, *, force: bool = 
 def remove(root: Path = ROOT, modules: Sequence[str] = MODULES) -> int:
     """Delete a build's extensions and manifest in `root`; how many files went."""
     removed = 0
-    groups = [
-        *root.glob("*__mypyc" + importlib.machinery.EXTENSION_SUFFIXES[0]),  # one for several modules
-        *(compiled_path(module + "__mypyc", root) for module in modules),  # a module compiled alone
-    ]
-    for path in [compiled_path(module, root) for module in modules] + [manifest_path(modules, root), *groups]:
+    built = [compiled_path(module, root) for module in [*modules, group_library(modules)]]
+    for path in [*built, manifest_path(modules, root)]:
         if path.exists():
             path.unlink()
             removed += 1
@@ -109,9 +107,9 @@ def _missing_compiler() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m bot.compiled [build|status|remove] [--force] [--require]`."""
+    """`python -m bot.compile [build|status|remove] [--force] [--require]`."""
     args = list(sys.argv[1:] if argv is None else argv)
-    command = args.pop(0) if args and not args[0].startswith("-") else "status"
+    command = args.pop(0) if args and not args[0].startswith("-") else "build"
     if command == "status":
         print(f"Conductor's hot modules run {status().describe()}")
         return 0

@@ -76,6 +76,12 @@ def source_path(module: str, root: Path = ROOT) -> Path:
     return root.joinpath(*module.split(".")).with_suffix(".py")
 
 
+def group_library(modules: Sequence[str] = MODULES) -> str:
+    """The extension that holds the compiled code of all `modules` (each module's own extension is a shim that
+    imports it): inside their top package, so that wherever the package is found, so is its library."""
+    return modules[0].partition(".")[0] + ".native__mypyc"
+
+
 def compiled_path(module: str, root: Path = ROOT) -> Path:
     """Where the build puts a module's extension, beside its source."""
     suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
@@ -116,7 +122,8 @@ def check(modules: Sequence[str] = MODULES, root: Path = ROOT) -> Status:
     except (OSError, ValueError, KeyError, TypeError):
         return Status(False, f"{manifest} is missing or unreadable: `python -m bot.compile` rebuilds")
     if digest == source_digest(modules, root):
-        missing = [module for module in modules if module not in built]
+        expected = [*modules, group_library(modules)]
+        missing = [module for module in expected if not compiled_path(module, root).exists()]
         if missing:
             return Status(False, f"{', '.join(missing)} not built: `python -m bot.compile` rebuilds")
         return Status(True, f"{len(modules)} modules")
