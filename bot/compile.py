@@ -10,12 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from bot.compiled import (
+    MANIFEST,
     MODULES,
     ROOT,
     Status,
@@ -28,10 +30,18 @@ from bot.compiled import (
     status,
 )
 
+PACKAGES_READ = ("channels", "plugins")
+"""Packages beside `bot` that the compiled modules import: copied with it, so that mypyc knows their types."""
+
 
 def build(root: Path = ROOT, modules: Sequence[str] = MODULES, *, force: bool = False) -> Status:
-    """Compile `modules` beside their sources in `root` and record their digest; nothing when the build there is
-    current. Raises `BuildUnavailable` without mypyc or a C compiler, `BuildFailed` when compiling fails."""
+    """Compile `modules` and put their extensions beside their sources in `root`, with a record of the sources'
+    digest; nothing when the build there is current. Raises `BuildUnavailable` without mypyc or a C compiler,
+    `BuildFailed` when compiling fails.
+
+    The packages are compiled in a copy: in site-packages (an installed Conductor) mypy would take every module
+    there for one of the project's own (`typing_extensions.py` "shadows library module"), and the record then
+    describes exactly the sources compiled, even if one changes during the build."""
     if not force and check(modules, root).compiled:
         return Status(True, f"{len(modules)} modules, already current")
     compiler = _missing_compiler()
@@ -45,11 +55,20 @@ def build(root: Path = ROOT, modules: Sequence[str] = MODULES, *, force: bool = 
     manifest = manifest_path(modules, root)
     manifest.unlink(missing_ok=True)
     here = Path.cwd()
-    os.chdir(root)  # mypyc names modules by their paths; the extensions land beside the sources
-    try:
-        with tempfile.TemporaryDirectory(prefix="conductor-mypyc-") as work:
+    with tempfile.TemporaryDirectory(prefix="conductor-mypyc-") as work:
+        tree = Path(work) / "tree"
+        packages = dict.fromkeys([modules[0].partition(".")[0], *PACKAGES_READ])
+        for package in packages:
+            if (root / package).is_dir():
+                shutil.copytree(
+                    root / package,
+                    tree / package,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.so", MANIFEST),
+                )
+        os.chdir(tree)  # mypyc names modules by their paths
+        try:
             paths = [str(source_path(module, Path("."))) for module in modules]
-            # the options a checkout's pyproject.toml sets too, for an installed package (the Docker image)
+            # what a checkout's pyproject.toml sets, for the copy (which has none)
             options = ["--ignore-missing-imports"]
             group = group_library(modules).removesuffix("__mypyc")
             extensions = mypycify(options + paths, opt_level="3", target_dir=work, group_name=group)
@@ -58,19 +77,23 @@ def build(root: Path = ROOT, modules: Sequence[str] = MODULES, *, force: bool = 
             command.inplace = True
             command.build_temp = command.build_lib = work
             distribution.run_command("build_ext")
-    except SystemExit as exc:  # mypyc (a type error) and setuptools (a compiler error) stop by exiting
-        raise BuildFailed(
-            f"mypyc or the C compiler stopped with status {exc.code}; see the messages above"
-        ) from None
-    finally:
-        os.chdir(here)
-    sources = {
-        module: hashlib.sha256(source_path(module, root).read_bytes()).hexdigest() for module in modules
-    }
-    manifest.write_text(
-        json.dumps({"digest": source_digest(modules, root), "sources": sources}, indent=1) + "\n",
-        encoding="utf-8",
-    )
+        except SystemExit as exc:  # mypyc (a type error) and setuptools (a compiler error) stop by exiting
+            raise BuildFailed(
+                f"mypyc or the C compiler stopped with status {exc.code}; see the messages above"
+            ) from None
+        finally:
+            os.chdir(here)
+        for module in [*modules, group_library(modules)]:
+            # a new file renamed over the old one: a running server keeps the library it mapped
+            target = compiled_path(module, root)
+            partial = target.with_name(target.name + ".partial")
+            shutil.copyfile(compiled_path(module, tree), partial)
+            os.replace(partial, target)
+        sources = {
+            module: hashlib.sha256(source_path(module, tree).read_bytes()).hexdigest() for module in modules
+        }
+        digest = source_digest(modules, tree)
+    manifest.write_text(json.dumps({"digest": digest, "sources": sources}, indent=1) + "\n", encoding="utf-8")
     return check(modules, root)
 
 

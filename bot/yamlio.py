@@ -116,7 +116,7 @@ _NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
 
 
 class _Resolver(yaml.resolver.Resolver):
-    yaml_implicit_resolvers = {}  # noqa: RUF012 - PyYAML keeps its resolver table on the class
+    yaml_implicit_resolvers: dict[Any, Any] = {}  # noqa: RUF012 - PyYAML keeps its resolver table on the class
 
 
 _Resolver.add_implicit_resolver("tag:yaml.org,2002:bool", _BOOL, list("tTfF"))
