@@ -25,6 +25,7 @@ from bot.compiled import (
     compiled_path,
     group_library,
     manifest_path,
+    recorded_modules,
     source_digest,
     source_path,
     status,
@@ -53,7 +54,12 @@ def build(root: Path = ROOT, modules: Sequence[str] = MODULES, *, force: bool = 
     except ImportError as exc:
         raise BuildUnavailable(f"{exc.name} is not installed (pip install mypy setuptools)") from None
     manifest = manifest_path(modules, root)
+    dropped = [module for module in recorded_modules(modules, root) if module not in modules]
     manifest.unlink(missing_ok=True)
+    for (
+        module
+    ) in dropped:  # compiled by an older list: Python would import the extension, without its library
+        compiled_path(module, root).unlink(missing_ok=True)
     here = Path.cwd()
     with tempfile.TemporaryDirectory(prefix="conductor-mypyc-") as work:
         tree = Path(work) / "tree"
@@ -100,7 +106,8 @@ def build(root: Path = ROOT, modules: Sequence[str] = MODULES, *, force: bool = 
 def remove(root: Path = ROOT, modules: Sequence[str] = MODULES) -> int:
     """Delete a build's extensions and manifest in `root`; how many files went."""
     removed = 0
-    built = [compiled_path(module, root) for module in [*modules, group_library(modules)]]
+    every = dict.fromkeys([*modules, *recorded_modules(modules, root), group_library(modules)])
+    built = [compiled_path(module, root) for module in every]
     for path in [*built, manifest_path(modules, root)]:
         if path.exists():
             path.unlink()

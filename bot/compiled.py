@@ -127,12 +127,25 @@ def check(modules: Sequence[str] = MODULES, root: Path = ROOT) -> Status:
         if missing:
             return Status(False, f"{', '.join(missing)} not built: `python -m bot.compile` rebuilds")
         return Status(True, f"{len(modules)} modules")
-    changed = _changed_sources(files, modules, root) or ["the Python version"]
+    if set(files) != set(modules):
+        changed = ["the list of compiled modules (bot/compiled.py)"]
+    else:
+        changed = _changed_sources(files, modules, root) or ["the Python version"]
     return Status(
         False,
         f"{', '.join(changed)} changed since the build: `make setup` or `python -m bot.compile` "
         "compiles them again",
     )
+
+
+def recorded_modules(modules: Sequence[str] = MODULES, root: Path = ROOT) -> list[str]:
+    """The modules the last build in `root` compiled, by its record (none when it has none)."""
+    try:
+        return [
+            str(module) for module in json.loads(manifest_path(modules, root).read_text("utf-8"))["sources"]
+        ]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
 
 
 class _SourcesFirst(importlib.abc.MetaPathFinder):
@@ -166,8 +179,10 @@ def select(modules: Sequence[str] = MODULES, root: Path = ROOT) -> Status:
         return _status
     switched_off = os.environ.get(SWITCH, "").strip() == "0"
     status = Status(False, f"{SWITCH}=0") if switched_off else check(modules, root)
-    if not status.compiled and any(compiled_path(module, root).exists() for module in modules):
-        sys.meta_path.insert(0, _SourcesFirst(modules))
+    # also the modules an older build compiled that the list has dropped since: their extensions are still there
+    every = list(dict.fromkeys([*modules, *recorded_modules(modules, root)]))
+    if not status.compiled and any(compiled_path(module, root).exists() for module in every):
+        sys.meta_path.insert(0, _SourcesFirst(every))
     _status = status
     return status
 

@@ -37,7 +37,7 @@ def quadruple(value: int) -> int:
 '''
 
 
-def _probe(root: Path, **env: str) -> dict[str, object]:
+def _probe(root: Path, modules: tuple[str, ...] = DEMO, **env: str) -> dict[str, object]:
     """Import the demo package in a fresh process, as `import bot` would select, and say what ran."""
     script = textwrap.dedent(
         f"""
@@ -46,7 +46,7 @@ def _probe(root: Path, **env: str) -> dict[str, object]:
         from pathlib import Path
         from bot import compiled
         compiled._status = None
-        status = compiled.select({DEMO!r}, Path({str(root)!r}))
+        status = compiled.select({modules!r}, Path({str(root)!r}))
         import demo.fast, demo.user
         print(json.dumps({{
             "compiled": status.compiled, "detail": status.detail,
@@ -152,3 +152,18 @@ def test_the_projects_modules_run_as_the_status_says() -> None:
     assert all(file.endswith(expected) for file in files.values()), (status, files)
     if os.environ.get("CONDUCTOR_EXPECT_COMPILED") == "1":  # `make test`'s compiled pass sets it
         assert status.compiled, f"make test built the modules, yet this run is {status.describe()}"
+
+
+def test_a_module_dropped_from_the_list_runs_from_source_and_the_next_build_deletes_it(
+    demo: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "copy"
+    subprocess.run(["cp", "-r", str(demo), str(copy)], check=True)
+    ran = _probe(copy, ("demo.fast",))  # demo.user left the list; its extension is still there
+    assert ran["compiled"] is False and "the list of compiled modules" in str(ran["detail"])
+    assert ran["files"] == ["fast.py", "user.py"]  # compiled, demo.user would ask the new library for itself
+    assert build(copy, ("demo.fast",)).compiled
+    assert not compiled.compiled_path("demo.user", copy).exists()
+    ran = _probe(copy, ("demo.fast",))
+    assert ran["compiled"] is True and ran["files"] == ["fast" + SUFFIX, "user.py"]
+    assert ran["quadruple"] == 12
