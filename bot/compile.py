@@ -152,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = build(force="--force" in args)
     except BuildUnavailable as exc:
-        print(f"not compiling: {exc}; Conductor runs as Python (about a fifth more CPU a message)", file=sys.stderr)
+        print(f"not compiling: {exc}; Conductor runs as Python (5-20 % more CPU a message)", file=sys.stderr)
         return 1 if "--require" in args else 0
     except BuildFailed as exc:
         print(f"compiling failed: {exc}; Conductor runs as Python", file=sys.stderr)
