@@ -13,6 +13,8 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -81,7 +83,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def fresh(demo: Path) -> Path:
+def fresh(demo: Path) -> Iterator[Path]:
     """The demo package as built (a test may edit a source; it is put back)."""
     source = demo / "demo" / "fast.py"
     yield demo
@@ -110,26 +112,30 @@ def test_the_switch_turns_a_current_build_off(fresh: Path) -> None:
     assert (ran["compiled"], ran["detail"], ran["files"]) == (False, "CONDUCTOR_COMPILED=0", ["fast.py", "user.py"])
 
 
-def test_a_build_without_its_record_is_not_trusted(fresh: Path) -> None:
-    manifest = compiled.manifest_path(DEMO, fresh)
-    kept = manifest.read_bytes()
-    manifest.write_text("{not json")
+@contextmanager
+def _replaced(path: Path, content: bytes | None) -> Iterator[None]:
+    """`path` holds `content` (None: it is gone) for the block, and what it held after it."""
+    kept = path.read_bytes()
+    if content is None:
+        path.unlink()
+    else:
+        path.write_bytes(content)
     try:
-        ran = _probe(fresh)
+        yield
     finally:
-        manifest.write_bytes(kept)
+        path.write_bytes(kept)
+
+
+def test_a_build_without_its_record_is_not_trusted(fresh: Path) -> None:
+    with _replaced(compiled.manifest_path(DEMO, fresh), b"{not json"):
+        ran = _probe(fresh)
     assert ran["compiled"] is False and "missing or unreadable" in str(ran["detail"])
     assert ran["files"] == ["fast.py", "user.py"]
 
 
 def test_a_build_missing_a_module_is_not_used(fresh: Path) -> None:
-    extension = compiled.compiled_path("demo.user", fresh)
-    kept = extension.read_bytes()
-    extension.unlink()
-    try:
+    with _replaced(compiled.compiled_path("demo.user", fresh), None):
         ran = _probe(fresh)
-    finally:
-        extension.write_bytes(kept)
     assert ran["compiled"] is False and "demo.user not built" in str(ran["detail"])
     assert ran["files"] == ["fast.py", "user.py"]
 
