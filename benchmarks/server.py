@@ -32,6 +32,11 @@ PostgreSQL and Redis share this machine's CPUs, which bounds what a second proce
 amqp://guest:guest@127.0.0.1:5672/, a queue and exchange of the run's own, deleted afterwards): messages/s and
 p50/p99 each, and how many of the stored events reached the queue by the time the server had stopped.
 
+`compiled`: the compiled build against the same code as Python (`CONDUCTOR_COMPILED=0`), on the SQLite store
+with wrk: COMPARE_ROUNDS pairs of servers, one of each build in turn, each measured for COMPARE_SECONDS at 32
+senders after a 1 s warm-up; prints each run's messages/s and server CPU a message, then the medians. The
+machines here drift by a quarter within minutes, so only runs alternated like this show a change of that size.
+
 PostgreSQL and Redis are found at CONDUCTOR_BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432)
 and CONDUCTOR_BENCH_REDIS_URL (default redis://127.0.0.1:6379/0); the benchmark uses a database
 `conductor_bench` (created through `login_db: postgres`, dropped afterwards) and Redis keys under
@@ -74,9 +79,11 @@ BENCH_DATABASE = "conductor_bench"
 
 STORES = ("sqlite", "postgresql", "redis", "memory")
 """`memory` (not run by default) keeps conversations in the process: the server and runtime without a store."""
-MODES = (*STORES, "scale", "broker")
+MODES = (*STORES, "scale", "broker", "compiled")
 DEFAULT_MODES = ("sqlite", "postgresql", "redis", "scale")
 SCALE_PROCESSES = (1, 2)
+COMPARE_ROUNDS = 6
+COMPARE_SECONDS = 5.0
 
 CONCURRENCY = 32
 MESSAGES = 20_000
@@ -452,6 +459,45 @@ async def measure(store: str, model: Path, folder: Path, messages: Sequence[str]
         await cleanup(store, run)
 
 
+async def compare_builds(model: Path, folder: Path, messages: Sequence[str]) -> None:
+    """`compiled` mode: the two builds alternated (see the module's docstring)."""
+    if not wrk_available():
+        print("the compiled mode needs wrk (apt-get install wrk)")
+        return
+    if not compiled.status().compiled:
+        print(f"nothing to compare: the hot modules run {compiled.status().describe()}")
+        return
+    credentials = folder / "credentials.yml"
+    credentials.write_text("rest:\n")
+    runs: dict[str, list[tuple[float, float]]] = {"0": [], "1": []}
+    print(f"== compiled against interpreted: {COMPARE_ROUNDS} pairs of {COMPARE_SECONDS:.0f} s runs, SQLite, wrk ==")
+    for _ in range(COMPARE_ROUNDS):
+        for switch in ("0", "1"):
+            run = uuid.uuid4().hex[:8]
+            endpoints = folder / f"endpoints-compare-{run}.yml"
+            endpoints.write_text(endpoints_for("sqlite", run).replace("{folder}", str(folder)))
+            os.environ[compiled.SWITCH] = switch  # the server process inherits it
+            try:
+                process, base = start_server(model, endpoints, credentials)
+            finally:
+                os.environ.pop(compiled.SWITCH)
+            try:
+                await first_answer(base, messages, process)
+                await asyncio.to_thread(wrk_load, base, messages, CONCURRENCY, 1.0, f"warm{run}-")
+                cpu_before = cpu_seconds(process.pid)
+                load = await asyncio.to_thread(wrk_load, base, messages, CONCURRENCY, COMPARE_SECONDS, f"{run}-")
+                cpu = (cpu_seconds(process.pid) - cpu_before) / load.sent
+            finally:
+                stop_servers([process])
+            runs[switch].append((load.throughput, cpu))
+            name = "compiled" if switch == "1" else "interpreted"
+            print(f"  {name:12s} {load.throughput:7,.0f} msg/s   server CPU {cpu * 1000:.3f} ms a message")
+    for switch, name in (("0", "interpreted"), ("1", "compiled")):
+        throughput = statistics.median(value for value, _ in runs[switch])
+        cpu = statistics.median(value for _, value in runs[switch])
+        print(f"  median, {name:12s} {throughput:7,.0f} msg/s   server CPU {cpu * 1000:.3f} ms a message")
+
+
 async def count_events(endpoints: Path, sender: str) -> int | None:
     """How many events the server has stored for `sender` (read through Conductor's own tracker store)."""
     from bot.config import load_endpoints
@@ -633,6 +679,8 @@ async def main(modes: Sequence[str]) -> None:
                     [(name, await measure_scale(1, model, folder, messages, broker=broker))
                      for name, broker in (("no event broker", False), ("RabbitMQ event broker", True))],
                 )
+            elif mode == "compiled":
+                await compare_builds(model, folder, messages)
             else:
                 report(await measure(mode, model, folder, messages))
 
