@@ -7,7 +7,6 @@ compiler or the Python headers keeps the pure-Python modules (exit status 0, or 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -25,8 +24,8 @@ from bot.compiled import (
     compiled_path,
     group_library,
     manifest_path,
-    recorded_modules,
-    source_digest,
+    record,
+    recorded,
     source_path,
     status,
 )
@@ -54,7 +53,8 @@ def build(root: Path = ROOT, modules: Sequence[str] = MODULES, *, force: bool = 
     except ImportError as exc:
         raise BuildUnavailable(f"{exc.name} is not installed (pip install mypy setuptools)") from None
     manifest = manifest_path(modules, root)
-    dropped = [module for module in recorded_modules(modules, root) if module not in modules]
+    last = recorded(modules, root)
+    dropped = [module for module in (last["sources"] if last else ()) if module not in modules]
     manifest.unlink(missing_ok=True)
     for (
         module
@@ -95,18 +95,16 @@ def build(root: Path = ROOT, modules: Sequence[str] = MODULES, *, force: bool = 
             partial = target.with_name(target.name + ".partial")
             shutil.copyfile(compiled_path(module, tree), partial)
             os.replace(partial, target)
-        sources = {
-            module: hashlib.sha256(source_path(module, tree).read_bytes()).hexdigest() for module in modules
-        }
-        digest = source_digest(modules, tree)
-    manifest.write_text(json.dumps({"digest": digest, "sources": sources}, indent=1) + "\n", encoding="utf-8")
+        compiled_record = record(modules, tree)  # the sources compiled, even if one changed meanwhile
+    manifest.write_text(json.dumps(compiled_record, indent=1) + "\n", encoding="utf-8")
     return check(modules, root)
 
 
 def remove(root: Path = ROOT, modules: Sequence[str] = MODULES) -> int:
     """Delete a build's extensions and manifest in `root`; how many files went."""
     removed = 0
-    every = dict.fromkeys([*modules, *recorded_modules(modules, root), group_library(modules)])
+    last = recorded(modules, root)
+    every = dict.fromkeys([*modules, *(last["sources"] if last else ()), group_library(modules)])
     built = [compiled_path(module, root) for module in every]
     for path in [*built, manifest_path(modules, root)]:
         if path.exists():

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 MODULES: tuple[str, ...] = (
     "bot.jsonio",
@@ -94,59 +95,56 @@ def manifest_path(modules: Sequence[str] = MODULES, root: Path = ROOT) -> Path:
     return root / modules[0].partition(".")[0] / MANIFEST
 
 
-def source_digest(modules: Sequence[str] = MODULES, root: Path = ROOT) -> str:
-    """A digest of the compiled modules' sources and of the Python they are built for."""
-    digest = hashlib.sha256(sys.implementation.cache_tag.encode())
-    for module in modules:
-        digest.update(module.encode() + b"\0" + source_path(module, root).read_bytes() + b"\0")
-    return digest.hexdigest()
+def source_hashes(modules: Sequence[str] = MODULES, root: Path = ROOT) -> dict[str, str]:
+    """Each module's source digest: what a build records and `check` compares."""
+    return {module: hashlib.sha256(source_path(module, root).read_bytes()).hexdigest() for module in modules}
 
 
-def _changed_sources(recorded: dict[str, str], modules: Sequence[str], root: Path) -> list[str]:
-    return [
-        module
-        for module in modules
-        if recorded.get(module) != hashlib.sha256(source_path(module, root).read_bytes()).hexdigest()
+def record(modules: Sequence[str], root: Path) -> dict[str, Any]:
+    """What a build of `modules` in `root` writes to its manifest: the Python it is for and each source's digest."""
+    return {"python": sys.implementation.cache_tag, "sources": source_hashes(modules, root)}
+
+
+def recorded(modules: Sequence[str] = MODULES, root: Path = ROOT) -> dict[str, Any] | None:
+    """The last build's record in `root`, or None when it has none (or an unreadable one)."""
+    try:
+        found = json.loads(manifest_path(modules, root).read_text(encoding="utf-8"))
+        if isinstance(found, dict) and isinstance(found.get("sources"), dict):
+            return found
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def check(modules: Sequence[str] = MODULES, root: Path = ROOT, last: dict[str, Any] | None = None) -> Status:
+    """Whether the build in `root` (its record `last`, read when not given) is there, complete and current for
+    these sources (not the switch)."""
+    missing = [
+        module for module in [*modules, group_library(modules)] if not compiled_path(module, root).exists()
     ]
-
-
-def check(modules: Sequence[str] = MODULES, root: Path = ROOT) -> Status:
-    """Whether the build in `root` is there, complete and current for these sources (not the switch)."""
-    built = [module for module in modules if compiled_path(module, root).exists()]
-    manifest = manifest_path(modules, root)
-    if not built:
+    if not set(modules) - set(missing):
         return Status(False, "not built: `make setup` or `python -m bot.compile` compiles them")
-    try:
-        recorded = json.loads(manifest.read_text(encoding="utf-8"))
-        files = dict(recorded["sources"])
-        digest = str(recorded["digest"])
-    except (OSError, ValueError, KeyError, TypeError):
+    last = recorded(modules, root) if last is None else last
+    if last is None:
+        manifest = manifest_path(modules, root)
         return Status(False, f"{manifest} is missing or unreadable: `python -m bot.compile` rebuilds")
-    if digest == source_digest(modules, root):
-        expected = [*modules, group_library(modules)]
-        missing = [module for module in expected if not compiled_path(module, root).exists()]
-        if missing:
-            return Status(False, f"{', '.join(missing)} not built: `python -m bot.compile` rebuilds")
-        return Status(True, f"{len(modules)} modules")
-    if set(files) != set(modules):
+    sources: dict[str, Any] = last["sources"]
+    if set(sources) != set(modules):
         changed = ["the list of compiled modules (bot/compiled.py)"]
+    elif last.get("python") != sys.implementation.cache_tag:
+        changed = ["the Python version"]
     else:
-        changed = _changed_sources(files, modules, root) or ["the Python version"]
-    return Status(
-        False,
-        f"{', '.join(changed)} changed since the build: `make setup` or `python -m bot.compile` "
-        "compiles them again",
-    )
-
-
-def recorded_modules(modules: Sequence[str] = MODULES, root: Path = ROOT) -> list[str]:
-    """The modules the last build in `root` compiled, by its record (none when it has none)."""
-    try:
-        return [
-            str(module) for module in json.loads(manifest_path(modules, root).read_text("utf-8"))["sources"]
-        ]
-    except (OSError, ValueError, KeyError, TypeError):
-        return []
+        current = source_hashes(modules, root)
+        changed = [module for module in modules if sources[module] != current[module]]
+    if changed:
+        return Status(
+            False,
+            f"{', '.join(changed)} changed since the build: `make setup` or `python -m bot.compile` "
+            "compiles them again",
+        )
+    if missing:
+        return Status(False, f"{', '.join(missing)} not built: `python -m bot.compile` rebuilds")
+    return Status(True, f"{len(modules)} modules")
 
 
 class _SourcesFirst(importlib.abc.MetaPathFinder):
@@ -178,10 +176,11 @@ def select(modules: Sequence[str] = MODULES, root: Path = ROOT) -> Status:
     global _status
     if _status is not None:
         return _status
+    last = recorded(modules, root)
     switched_off = os.environ.get(SWITCH, "").strip() == "0"
-    status = Status(False, f"{SWITCH}=0") if switched_off else check(modules, root)
+    status = Status(False, f"{SWITCH}=0") if switched_off else check(modules, root, last)
     # also the modules an older build compiled that the list has dropped since: their extensions are still there
-    every = list(dict.fromkeys([*modules, *recorded_modules(modules, root)]))
+    every = list(dict.fromkeys([*modules, *(last["sources"] if last else ())]))
     if not status.compiled and any(compiled_path(module, root).exists() for module in every):
         sys.meta_path.insert(0, _SourcesFirst(every))
     _status = status
