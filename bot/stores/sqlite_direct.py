@@ -1,22 +1,35 @@
-"""The SQLite tracker store's per-turn statements, on one aiosqlite connection of the store's own.
+"""The SQLite tracker store's per-turn statements, on one aiosqlite connection of the store's own, and its table
+in a SQLite file, created or checked without SQLAlchemy.
 
 Through SQLAlchemy's async engine every DB-API call (cursor, execute, fetch, close, begin, commit) is a round
 trip to aiosqlite's thread and back through the event loop: reading a conversation's newest events took eight
 of them (about 1.3 ms of CPU on the 2-core development machine) and an append about 3 ms. Here a read is one
 round trip (`execute_fetchall`) and a whole batch of appends four (BEGIN IMMEDIATE, the conversations'
-highest numbers, the rows, COMMIT). SQLAlchemy still creates and checks the table, and runs everything else.
+highest numbers, the rows, COMMIT).
+
+The table is the one `bot.stores.sql_engine.events_table` defines (a test compares this module's CREATE TABLE
+with SQLAlchemy's), created here with the standard library's sqlite3 so that a server on a SQLite file never
+imports SQLAlchemy for its turns (about 13 MB and 0.15 s of its start). SQLAlchemy runs everything else.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import aiosqlite
-from sqlalchemy.dialects import sqlite
 
 from bot.stores.tracker_store import EncodedEvent
 
-__all__ = ["DirectSQLite"]
+__all__ = ["BUSY_TIMEOUT_SECONDS", "EVENT_COLUMNS", "DirectSQLite", "create_table_sql", "missing_columns", "use_wal"]
+
+BUSY_TIMEOUT_SECONDS = 30.0
+"""How long a SQLite connection waits for another one's write lock."""
+
+EVENT_COLUMNS = ("id", "sender_id", "seq", "type_name", "timestamp", "data")
+"""The columns the store reads and writes: an existing table without one of them is refused."""
 
 PAGE_CACHE_KIB = 512
 """SQLite's page cache for this connection, in KiB (SQLite's default is 2,000). Its statements append at the
@@ -26,12 +39,77 @@ from the store), 14,000 conversations grew the process by 3.0 MB with the defaul
 512 KiB; the server's throughput stayed within its run-to-run noise (benchmarks/server.py sqlite)."""
 
 
+def _quote(name: str) -> str:
+    """A delimited identifier: the table SQLAlchemy created, whether or not it quoted the name (SQLite compares
+    identifiers without regard to case or quotes)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def create_table_sql(table: str) -> str:
+    """The CREATE TABLE of the events table (`bot.stores.sql_engine.events_table`) in SQLite."""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {_quote(table)} (id INTEGER NOT NULL, sender_id VARCHAR NOT NULL, "
+        "seq INTEGER NOT NULL, type_name VARCHAR NOT NULL, timestamp FLOAT, data TEXT NOT NULL, PRIMARY KEY (id), "
+        f"CONSTRAINT {_quote(table + '_sender_id_seq_key')} UNIQUE (sender_id, seq))"
+    )
+
+
+def missing_columns(columns: Iterable[str]) -> list[str]:
+    """Of the columns the store needs, those an existing table lacks."""
+    present = set(columns)
+    return [column for column in EVENT_COLUMNS if column not in present]
+
+
+def use_wal(cursor: Any) -> None:
+    """Put the database in WAL mode (the file keeps it). When two processes open the same new database at once,
+    the one switching can find the other's lock, and SQLite then answers "database is locked" at once rather
+    than waiting (seen in 4 of 25 simultaneous starts): so read the mode first, and retry the switch for up to
+    the busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    pause = 0.01
+    while True:
+        cursor.execute("PRAGMA journal_mode")
+        if str(cursor.fetchone()[0]).lower() == "wal":
+            return
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except Exception as exc:  # sqlite3's OperationalError, or SQLAlchemy's adapter of it
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)  # only while opening the store, before it serves
+        pause = min(pause * 2, 0.2)
+
+
+def prepare_file(path: str, table: str) -> list[str]:
+    """Open (or create) the database file in WAL mode and create the table unless it exists: returns the needed
+    columns an existing table lacks (nothing is created then). Blocking: run it in a thread. Raises sqlite3's
+    errors (a folder that does not exist, a file that is not a database)."""
+    connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+    try:
+        cursor = connection.cursor()
+        use_wal(cursor)
+        cursor.execute("BEGIN IMMEDIATE")  # two processes starting at once: one creates, the other checks
+        try:
+            columns = [row[1] for row in cursor.execute(f"PRAGMA table_info({_quote(table)})")]
+            missing = missing_columns(columns) if columns else []
+            if not columns:
+                cursor.execute(create_table_sql(table))
+            cursor.execute("COMMIT")
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+        return missing
+    finally:
+        connection.close()
+
+
 class DirectSQLite:
     """Reads and batched appends of one events table (columns as `bot.stores.sql` defines them)."""
 
     def __init__(self, connection: aiosqlite.Connection, table: str) -> None:
         self._connection = connection
-        quoted = sqlite.dialect().identifier_preparer.quote(table)
+        quoted = _quote(table)
         self._select_since = f"SELECT data FROM {quoted} WHERE sender_id = ? AND seq > ? ORDER BY seq"
         # a scalar subquery per conversation reads the end of its index range; a GROUP BY would read it all
         self._highest = f"(SELECT MAX(seq) FROM {quoted} WHERE sender_id = ?)"

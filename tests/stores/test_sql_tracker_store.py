@@ -5,19 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
+import sqlalchemy as sa
 from pydantic import SecretStr
+from sqlalchemy.engine import make_url
 
 from bot.config import TrackerStoreSettings
 from bot.dialogue.events import SlotSet
 from bot.errors import ConductorError
 from bot.stores.postgres_direct import append_function_name
 from bot.stores.sql import SQLTrackerStore, sql_url
+from bot.stores.sql_engine import events_table
+from bot.stores.sqlite_direct import prepare_file
 from bot.stores.tracker_store import EncodedEvent
 
 from .helpers import drop_postgres_table, postgres_connection, require_postgres, run_id
@@ -369,3 +376,74 @@ async def test_a_postgresql_role_that_may_not_create_functions_appends_statement
             if await admin.fetchval("SELECT count(*) FROM pg_roles WHERE rolname = $1", role):
                 await admin.execute(f'DROP OWNED BY "{role}"')
                 await admin.execute(f'DROP ROLE "{role}"')
+
+
+# --- a SQLite file without SQLAlchemy --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["sqlite:///bot.db", "sqlite:////abs/dir/bot.db", "sqlite+aiosqlite:///d/x.db",
+                                 "sqlite:///./rel.db"])
+def test_a_sqlite_file_url_names_the_file_sqlalchemy_would_open(url: str, tmp_path: Path) -> None:
+    store = SQLTrackerStore(url)
+    assert store._sqlite_file == make_url(url).database
+    assert store.url.render_as_string() == make_url(url).set(drivername="sqlite+aiosqlite").render_as_string()
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:", "sqlite:///a.db?mode=ro", "sqlite:///a%20b.db"])
+def test_other_sqlite_urls_are_read_by_sqlalchemy(url: str) -> None:
+    store = SQLTrackerStore(url)
+    parsed = make_url(url)
+    expected = None if parsed.query or parsed.database in (None, "", ":memory:") else parsed.database
+    assert store._sqlite_file == expected  # "a%20b.db": SQLAlchemy's reading ("a b.db"), not the text's
+
+
+@pytest.mark.parametrize("table", ["events", "conductor events", 'odd"name'])
+def test_the_sqlite_file_table_is_the_one_sqlalchemy_creates(tmp_path: Path, table: str) -> None:
+    """The direct path creates the table with the standard library; it must be SQLAlchemy's table: the same
+    columns (types, NOT NULL, key) and the same unique index, so either side reads what the other created."""
+    direct, through_sqlalchemy = tmp_path / "direct.db", tmp_path / "sqlalchemy.db"
+    assert prepare_file(str(direct), table) == []
+    engine = sa.create_engine(f"sqlite:///{through_sqlalchemy}")
+    try:
+        events_table(table).metadata.create_all(engine)
+    finally:
+        engine.dispose()
+
+    def schema(path: Path) -> tuple[list[Any], list[Any]]:
+        with sqlite3.connect(path) as connection:
+            quoted = '"' + table.replace('"', '""') + '"'
+            columns = connection.execute(f"PRAGMA table_info({quoted})").fetchall()
+            unique = [
+                (index[2], [row[2] for row in connection.execute(f"PRAGMA index_info('{index[1]}')")])
+                for index in connection.execute(f"PRAGMA index_list({quoted})").fetchall()
+            ]
+        return columns, unique
+
+    assert schema(direct) == schema(through_sqlalchemy)
+    assert schema(direct)[1] == [(1, ["sender_id", "seq"])]
+    assert prepare_file(str(through_sqlalchemy), table) == []  # an existing table is checked, not created again
+
+
+def test_a_server_on_a_sqlite_file_answers_turns_without_importing_sqlalchemy(tmp_path: Path) -> None:
+    """SQLAlchemy is about 13 MB of a server's memory: a turn's read and append on a SQLite file do without it,
+    and what needs it (listing conversations) imports it then and works."""
+    script = f"""
+import asyncio, sys
+from bot.config import TrackerStoreSettings
+from bot.dialogue.events import SlotSet
+from bot.stores.tracker_store import create_tracker_store
+
+async def main():
+    store = create_tracker_store(TrackerStoreSettings(type="sql", dialect="sqlite", db={str(tmp_path / 'bot.db')!r}))
+    async with store:
+        await store.append("s", [SlotSet(name="a", value=1)])
+        await store.append("s", [SlotSet(name="b", value=2)])
+        assert [event.name for event in await store.retrieve("s")] == ["a", "b"]
+        print("turns", "sqlalchemy" in sys.modules)
+        print("keys", await store.keys(), "sqlalchemy" in sys.modules)
+
+asyncio.run(main())
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["turns False", "keys ['s'] True"]
