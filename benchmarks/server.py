@@ -400,6 +400,17 @@ def stop_servers(processes: Sequence[subprocess.Popen[bytes]]) -> None:
             process.kill()
 
 
+async def loaded_cpu(
+    process: subprocess.Popen[bytes], base: str, messages: Sequence[str], warm: float, seconds: float, run: str
+) -> tuple[Load, float]:
+    """`warm` seconds of wrk's 32 senders, then `seconds` of them measured: the load, and the server's CPU seconds
+    (both its threads) while it ran."""
+    await asyncio.to_thread(wrk_load, base, messages, CONCURRENCY, warm, f"warm{run}-")
+    cpu_before = cpu_seconds(process.pid)
+    load = await asyncio.to_thread(wrk_load, base, messages, CONCURRENCY, seconds, f"{run}-")
+    return load, cpu_seconds(process.pid) - cpu_before
+
+
 async def measure(store: str, model: Path, folder: Path, messages: Sequence[str]) -> Figures:
     run = uuid.uuid4().hex[:8]
     endpoints = folder / f"endpoints-{store}.yml"
@@ -416,10 +427,7 @@ async def measure(store: str, model: Path, folder: Path, messages: Sequence[str]
         async with aiohttp.ClientSession(connector=connector) as session:
             users = Users(session, [base], messages)
             if wrk_available():
-                await asyncio.to_thread(wrk_load, base, messages, CONCURRENCY, 5.0, f"warm{run}-")
-                cpu_before = cpu_seconds(process.pid)
-                load = await asyncio.to_thread(wrk_load, base, messages, CONCURRENCY, SECONDS, f"{run}-")
-                cpu = cpu_seconds(process.pid) - cpu_before
+                load, cpu = await loaded_cpu(process, base, messages, 5.0, SECONDS, run)
                 single_p50 = (await asyncio.to_thread(wrk_load, base, messages, 1, SECONDS, f"{run}-single-")).p50
             else:
                 await users.concurrent(f"warm{run}", CONCURRENCY, 600, 5.0)
@@ -483,10 +491,8 @@ async def compare_builds(model: Path, folder: Path, messages: Sequence[str]) -> 
                 os.environ.pop(compiled.SWITCH)
             try:
                 await first_answer(base, messages, process)
-                await asyncio.to_thread(wrk_load, base, messages, CONCURRENCY, 1.0, f"warm{run}-")
-                cpu_before = cpu_seconds(process.pid)
-                load = await asyncio.to_thread(wrk_load, base, messages, CONCURRENCY, COMPARE_SECONDS, f"{run}-")
-                cpu = (cpu_seconds(process.pid) - cpu_before) / load.sent
+                load, cpu = await loaded_cpu(process, base, messages, 1.0, COMPARE_SECONDS, run)
+                cpu /= load.sent
             finally:
                 stop_servers([process])
             runs[switch].append((load.throughput, cpu))
