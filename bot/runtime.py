@@ -4,9 +4,10 @@ events, send the replies on the channel the message came from, release the lock.
 Trackers are cached per conversation together with the sequence number of their last stored event. Under the
 conversation's lock, only the events stored after that number are read (normally none; events another process
 appended when several share one store), so a turn costs the same in a conversation of 10,000 events as in a new
-one. With an in-memory lock store this process is the only one serving its conversations (several processes
-must share a Redis lock store), so a cached tracker is current and that read is skipped. The store stays the
-truth: a cache miss rebuilds the tracker from it.
+one. That read is skipped when the lock store says this process held the conversation's lock last
+(`HeldLock.unchanged`: always with an in-memory lock store, which serves one process; with Redis, when no other
+process has taken it since), because every writer holds the lock. The store stays the truth: a cache miss
+rebuilds the tracker from it.
 
 Swapping the model (`swap_model`, `serve_model_from`) never disturbs a turn in flight. What is served is one
 *generation*: the model, its processor, its actions and its tracker cache. A turn takes the current generation
@@ -36,7 +37,7 @@ from bot.errors import ConductorError
 from bot.model import LoadedModel, load_model
 from bot.project.domain import MESSAGE_REFUSED_RESPONSE
 from bot.reminders import Reminders, still_due
-from bot.stores.lock_store import InMemoryLockStore, LockStore
+from bot.stores.lock_store import HeldLock, InMemoryLockStore, LockStore
 from bot.stores.memory import InMemoryTrackerStore
 from bot.stores.tracker_store import TrackerStore
 from channels.base import (
@@ -142,8 +143,6 @@ class Runtime:
         self.tracker_store = tracker_store if tracker_store is not None else InMemoryTrackerStore()
         self.lock_store = lock_store if lock_store is not None else InMemoryLockStore()
         self.event_broker = event_broker  # told of every event once it is stored
-        # only a shared lock store lets other processes write this store's conversations (see the docstring)
-        self._sole_writer = isinstance(self.lock_store, InMemoryLockStore)
         if actions is None:
             actions = actions_for(model) if actions_for is not None else ActionRegistry()
         self._actions_for = actions_for
@@ -266,15 +265,17 @@ class Runtime:
 
     # --- trackers -----------------------------------------------------------------------------------------
 
-    async def _load(self, served: _Generation, sender_id: str) -> tuple[DialogueStateTracker, int]:
-        """The conversation's tracker, up to date with the store (call under the conversation's lock)."""
+    async def _load(
+        self, served: _Generation, sender_id: str, held: HeldLock
+    ) -> tuple[DialogueStateTracker, int]:
+        """The conversation's tracker, up to date with the store (`held`: the conversation's lock)."""
         cached = served.cache.get(sender_id)
         if cached is None:
             events = await self.tracker_store.retrieve_since(sender_id, 0)
             tracker = DialogueStateTracker.for_domain(sender_id, served.model.domain, events)
             return tracker, len(events)
         tracker, seq = cached
-        if self._sole_writer:
+        if held.unchanged:  # nobody else has held the lock since this process stored `seq`
             return tracker, seq
         newer = await self.tracker_store.retrieve_since(sender_id, seq)
         for event in newer:
@@ -288,8 +289,8 @@ class Runtime:
     async def _current(self, served: _Generation, sender_id: str) -> DialogueStateTracker:
         """The conversation's tracker as stored (read after any turn in flight, under its lock), kept in the
         cache. The lock is released on return: copy it to read it while turns may go on."""
-        async with self.lock_store.lock(sender_id):
-            tracker, seq = await self._load(served, sender_id)
+        async with self.lock_store.lock(sender_id) as held:
+            tracker, seq = await self._load(served, sender_id, held)
             served.cache.put(sender_id, tracker, seq)
             return tracker
 
@@ -316,8 +317,8 @@ class Runtime:
         """Under the conversation's lock: load its tracker, `run` the processor on it, store the new events,
         send the replies. The generation served at the start serves the whole turn."""
         with self._in_flight() as served:
-            async with self.lock_store.lock(sender_id):
-                tracker, seq = await self._load(served, sender_id)
+            async with self.lock_store.lock(sender_id) as held:
+                tracker, seq = await self._load(served, sender_id, held)
                 try:
                     turn = await run(served.processor, tracker)
                 except BaseException:
@@ -424,8 +425,8 @@ class Runtime:
 
     async def append_events(self, sender_id: str, events: Sequence[Event]) -> DialogueStateTracker:
         served = self._served
-        async with self.lock_store.lock(sender_id):
-            tracker, seq = await self._load(served, sender_id)
+        async with self.lock_store.lock(sender_id) as held:
+            tracker, seq = await self._load(served, sender_id, held)
             for event in events:
                 tracker.update(event)
             await self._commit(served, tracker, seq, events)

@@ -17,7 +17,15 @@ decides in Python and writes it back, so two processes can both believe they hol
 - `lock-queue:c`: the waiters' tokens ordered by arrival (a sorted set), for first come, first served;
 - `lock-alive:c`: each waiter's "still waiting" deadline. Waiters ask again every few milliseconds (the
   next in line every 4 ms, the second every 8 ms, ..., none less often than every 25 ms), which renews
-  it; a waiter that stops asking (its process died) is dropped from the queue after 2 s.
+  it; a waiter that stops asking (its process died) is dropped from the queue after 2 s;
+- `lock-last:c`: the store (one per process) that took the lock last, kept for an hour.
+
+Taking a lock also tells whether the conversation's previous holder was this same store (`HeldLock.unchanged`):
+every writer of a conversation holds its lock, so nobody else can have written the conversation since, and the
+runtime's cached tracker of it is current without reading the tracker store (with an in-memory lock store,
+always; with Redis, when the same process took the lock last, as every turn of a deployment of one process
+does). A store that cannot tell (a custom one that implements only `acquire`) answers no: the runtime then
+reads what was stored since its cached tracker, which is always correct.
 """
 
 from __future__ import annotations
@@ -41,6 +49,8 @@ from bot.stores.tracker_store import import_store_class, warn_unused_settings
 __all__ = [
     "DEFAULT_LOCK_KEY_PREFIX",
     "DEFAULT_LOCK_LIFETIME",
+    "Acquired",
+    "HeldLock",
     "InMemoryLockStore",
     "LockError",
     "LockStore",
@@ -86,6 +96,15 @@ def lock_lifetime_from_environment(source: str | None = None) -> float:
     return lifetime
 
 
+@dataclass(frozen=True, slots=True)
+class Acquired:
+    """A lock taken: the token that releases it, and whether the conversation's previous holder was this same
+    store (so nobody else can have written the conversation since this store's last hold of it)."""
+
+    token: str
+    unchanged: bool = False
+
+
 class LockStore(Service, ABC):
     """Per-conversation locks, granted in arrival order, each expiring after its lifetime. `start` connects
     (a server that cannot be reached is an error); `close` releases the connections."""
@@ -113,22 +132,28 @@ class LockStore(Service, ABC):
     async def release(self, conversation_id: str, token: str) -> bool:
         """Give the lock back; False (and nothing changes) when `token` no longer holds it."""
 
+    async def acquire_lock(self, conversation_id: str, lifetime: float, wait_timeout: float | None) -> Acquired:
+        """`acquire`, telling also whether this store held the conversation's lock last (see the module
+        docstring). Stores that know override it; this one answers that it cannot tell."""
+        return Acquired(await self.acquire(conversation_id, lifetime, wait_timeout))
+
     def lock(
         self, conversation_id: str, lock_lifetime: float | None = None, wait_timeout: float | None = None
-    ) -> AbstractAsyncContextManager[None]:
-        """Hold the conversation's lock for the body of an `async with`.
+    ) -> AbstractAsyncContextManager[HeldLock]:
+        """Hold the conversation's lock for the body of an `async with` (`as held`: `held.unchanged`).
 
         `lock_lifetime` (seconds; the store's `lock_lifetime` when None) bounds how long the lock lasts if
         it is not released; `wait_timeout` how long to wait for it (None: as long as it takes).
         """
-        return _Held(self, conversation_id, lock_lifetime, wait_timeout)
+        return HeldLock(self, conversation_id, lock_lifetime, wait_timeout)
 
 
-class _Held:
+class HeldLock:
     """`LockStore.lock`'s context manager: acquires on entry, releases on exit (a class rather than an
-    `asynccontextmanager`, whose generator costs more for what every turn does once)."""
+    `asynccontextmanager`, whose generator costs more for what every turn does once). Inside, `unchanged`
+    says whether nobody else can have written the conversation since this store last held its lock."""
 
-    __slots__ = ("_conversation_id", "_lifetime", "_store", "_token", "_wait_timeout")
+    __slots__ = ("_conversation_id", "_lifetime", "_store", "_token", "_wait_timeout", "unchanged")
 
     def __init__(
         self, store: LockStore, conversation_id: str, lock_lifetime: float | None, wait_timeout: float | None
@@ -138,11 +163,14 @@ class _Held:
         self._lifetime = store.lock_lifetime if lock_lifetime is None else lock_lifetime
         self._wait_timeout = wait_timeout
         self._token: str | None = None
+        self.unchanged = False
 
-    async def __aenter__(self) -> None:
+    async def __aenter__(self) -> HeldLock:
         if self._lifetime <= 0:
             raise ValueError(f"a lock lifetime must be above 0 seconds, not {self._lifetime}")
-        self._token = await self._store.acquire(self._conversation_id, self._lifetime, self._wait_timeout)
+        acquired = await self._store.acquire_lock(self._conversation_id, self._lifetime, self._wait_timeout)
+        self._token, self.unchanged = acquired.token, acquired.unchanged
+        return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         store, token = self._store, self._token
@@ -231,6 +259,10 @@ class InMemoryLockStore(LockStore):
                 queue.notify()
             self._drop_if_idle(conversation_id, queue)
             raise
+
+    async def acquire_lock(self, conversation_id: str, lifetime: float, wait_timeout: float | None) -> Acquired:
+        # one process: this store is every holder there is
+        return Acquired(await self.acquire(conversation_id, lifetime, wait_timeout), unchanged=True)
 
     async def release(self, conversation_id: str, token: str) -> bool:
         queue = self._queues.get(conversation_id)

@@ -17,6 +17,7 @@ from bot.config import LockStoreSettings
 from bot.stores.lock_store import (
     DEFAULT_LOCK_KEY_PREFIX,
     DEFAULT_LOCK_LIFETIME,
+    Acquired,
     LockStore,
     LockTimeoutError,
     lock_lifetime_from_environment,
@@ -34,14 +35,25 @@ _POLL_SECONDS_PER_PLACE = 0.004
 """A waiter sleeps at most this long per place in the queue between asks: the next in line asks often."""
 _LONGEST_POLL_SECONDS = 0.025
 
-# KEYS: lock, queue, alive. ARGV: token, lifetime in ms, waiter ttl in ms.
-# Returns 0 when the lock is taken, else the waiter's place in the queue (1: next in line).
+_LAST_HOLDER_TTL_MS = 3_600_000
+"""How long Redis remembers which store took a conversation's lock last: a conversation idle for longer reads
+the tracker store once at its next turn, as after any other holder."""
+
+# KEYS: lock, queue, alive, last. ARGV: token, lifetime in ms, waiter ttl in ms, this store's id, last ttl in ms.
+# Returns -1 when the lock is taken and this store took it last before, 0 when it is taken after another holder
+# (or none remembered), else the waiter's place in the queue (1: next in line).
 _ACQUIRE_SCRIPT = """
-local lock, queue, alive = KEYS[1], KEYS[2], KEYS[3]
+local lock, queue, alive, last = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local token, lifetime, waiter_ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
-if redis.call('EXISTS', lock) == 0 and redis.call('ZCARD', queue) == 0 then
+local function take()
   redis.call('SET', lock, token, 'PX', lifetime)
+  local previous = redis.call('GET', last)
+  redis.call('SET', last, ARGV[4], 'PX', ARGV[5])
+  if previous == ARGV[4] then return -1 end
   return 0
+end
+if redis.call('EXISTS', lock) == 0 and redis.call('ZCARD', queue) == 0 then
+  return take()
 end
 local clock = redis.call('TIME')
 local now_us = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
@@ -61,17 +73,17 @@ for _, waiter in ipairs(redis.call('ZRANGE', queue, 0, -1)) do
   end
 end
 if place == 1 and redis.call('EXISTS', lock) == 0 then
-  redis.call('SET', lock, token, 'PX', lifetime)
   redis.call('ZREM', queue, token)
   redis.call('HDEL', alive, token)
-  place = 0
+  place = take()
 end
 redis.call('PEXPIRE', queue, waiter_ttl)
 redis.call('PEXPIRE', alive, waiter_ttl)
 return place
 """
 
-# KEYS: lock, queue, alive. ARGV: token. Leaves the queue; frees the lock only if this token holds it.
+# KEYS: lock, queue, alive (and last, unused). ARGV: token. Leaves the queue; frees the lock only if this token
+# holds it.
 _RELEASE_SCRIPT = """
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[1])
@@ -105,6 +117,9 @@ class RedisLockStore(LockStore):
         stem = key_prefix[:-1] if key_prefix.endswith(":") else key_prefix
         self._queue_prefix = f"{stem}-queue:"
         self._alive_prefix = f"{stem}-alive:"
+        self._last_prefix = f"{stem}-last:"
+        self._id = uuid.uuid4().hex
+        """This store's name in `lock-last:` keys: one per process (a process has one lock store)."""
         self._source = source
         self._redis: redis.Redis | None = None
         self._scripts: _Scripts | None = None
@@ -122,11 +137,12 @@ class RedisLockStore(LockStore):
         )
 
     def keys_of(self, conversation_id: str) -> list[str]:
-        """The lock, queue and waiter keys of a conversation."""
+        """The lock, queue, waiter and last-holder keys of a conversation."""
         return [
             self._prefix + conversation_id,
             self._queue_prefix + conversation_id,
             self._alive_prefix + conversation_id,
+            self._last_prefix + conversation_id,
         ]
 
     async def start(self) -> None:
@@ -146,19 +162,24 @@ class RedisLockStore(LockStore):
         return self._scripts
 
     async def acquire(self, conversation_id: str, lifetime: float, wait_timeout: float | None) -> str:
+        return (await self.acquire_lock(conversation_id, lifetime, wait_timeout)).token
+
+    async def acquire_lock(self, conversation_id: str, lifetime: float, wait_timeout: float | None) -> Acquired:
         scripts = self._started()
         loop = asyncio.get_running_loop()
         token = uuid.uuid4().hex
         keys = self.keys_of(conversation_id)
-        arguments: list[str | int] = [token, max(1, round(lifetime * 1000)), _WAITER_TTL_MS]
+        arguments: list[str | int] = [
+            token, max(1, round(lifetime * 1000)), _WAITER_TTL_MS, self._id, _LAST_HOLDER_TTL_MS
+        ]
         deadline = None if wait_timeout is None else loop.time() + wait_timeout
         pause = _FIRST_POLL_SECONDS
         try:
             while True:
                 async with self._server.answer_within():
                     place = int(await scripts.acquire(keys=keys, args=arguments))
-                if place == 0:
-                    return token
+                if place <= 0:
+                    return Acquired(token, unchanged=place < 0)
                 now = loop.time()
                 if deadline is not None and now >= deadline:
                     raise LockTimeoutError(conversation_id, wait_timeout or 0.0)

@@ -74,3 +74,50 @@ async def test_two_servers_on_shared_stores_take_turns(start_server: StartServer
     for start, end in zip(users, [*users[1:], len(stored)], strict=True):
         turn = stored[start:end]
         assert turn[-1] == {**turn[-1], "event": "action", "name": "action_listen"}, turn
+
+
+def _counting_reads(path: Path) -> tuple[TrackerStore, list[int]]:
+    """The endpoints' tracker store, noting the `after_seq` of each read of conversation events."""
+    endpoints = load_endpoints(path)
+    reads: list[int] = []
+    base: Any = type(create_tracker_store(endpoints.tracker_store, path))
+
+    class Counting(base):  # type: ignore[misc, valid-type]
+        async def retrieve_since(self, sender_id: str, after_seq: int) -> Any:
+            reads.append(after_seq)
+            return await super().retrieve_since(sender_id, after_seq)
+
+    store: TrackerStore = Counting.from_settings(endpoints.tracker_store, str(path))
+    return store, reads
+
+
+async def test_a_server_reads_a_cached_conversation_only_after_another_server_held_it(
+    start_server: StartServer, stores: tuple[str, Path]
+) -> None:
+    """Every writer holds the conversation's lock, and the Redis lock store says whether this process held it
+    last: a server that did skips reading the tracker store; after another server's turn it reads what that
+    server stored, and answers from the whole conversation."""
+    run, endpoints = stores
+    servers: list[Served] = []
+    reads: list[list[int]] = []
+    for _ in range(2):
+        tracker_store, counted = _counting_reads(endpoints)
+        servers.append(await start_server(store=tracker_store, lock_store=_from_endpoints(endpoints)[1],
+                                          enable_api=True))
+        reads.append(counted)
+    first, second = servers
+    sender = f"{run}-reads"
+    await say(first, sender, "/greet")
+    await say(first, sender, "/mood_great")
+    await say(first, sender, "/greet")
+    assert reads == [[0], []], "the first server read a conversation it held last"
+    await say(second, sender, "/mood_unhappy")
+    assert reads[1] == [0]  # not cached there: read whole
+    stored_before = len(await second.stored(sender))
+    del reads[1][:]
+    answer = await say(first, sender, "/deny")
+    assert reads[0][1:] and reads[0][1] > 0, "the first server did not read what the second one stored"
+    assert answer == [{"recipient_id": sender, "text": "Bye"}]  # the rasa-init stories: sad path, then deny
+    tracker = await (await first.client.get(f"/conversations/{sender}/tracker?include_events=ALL")).json()
+    assert tracker["events"] == await second.stored(sender)
+    assert len(tracker["events"]) > stored_before

@@ -71,7 +71,9 @@ async def test_two_processes_never_hold_one_lock_together(redis_client: redis.Re
             assert after[0] >= before[1], f"two holders at once: {before} and {after}"
         switches = sum(1 for before, after in itertools.pairwise(intervals) if before[2] != after[2])
         assert switches >= 5, "the processes did not contend for the lock"
-        assert [key async for key in redis_client.scan_iter(match=f"{stem}:*")] == [], "lock keys were left"
+        left = [key async for key in redis_client.scan_iter(match=f"{stem}:*")]
+        assert left == [f"{stem}:lock-last:shared".encode()], "lock keys were left"  # the last holder, for an hour
+        assert 0 < await redis_client.pttl(left[0]) <= 3_600_000
     finally:
         for process in processes:
             await kill(process)
@@ -120,4 +122,37 @@ async def test_a_killed_waiter_does_not_block_the_queue(redis_client: redis.Redi
     finally:
         await kill(waiter)
         await store.close()
+        await delete_redis_keys(redis_client, f"{stem}:*")
+
+
+async def test_a_lock_says_whether_its_store_held_it_last(redis_client: redis.Redis) -> None:
+    """`unchanged`: no other store (process) has held the conversation's lock since this one last did, so
+    nothing can have been written to it since; the runtime then skips reading the tracker store."""
+    stem = f"test{run_id()}"
+    first, second = (RedisLockStore(redis_server(), key_prefix=f"{stem}:lock:") for _ in range(2))
+    await first.start()
+    await second.start()
+
+    async def unchanged(store: RedisLockStore, conversation: str = "c") -> bool:
+        async with store.lock(conversation) as held:
+            return held.unchanged
+
+    try:
+        assert [await unchanged(first), await unchanged(first), await unchanged(first)] == [False, True, True]
+        assert await unchanged(second) is False
+        assert await unchanged(first) is False  # the second store held it in between
+        assert await unchanged(first) is True
+        assert await unchanged(first, "other") is False  # per conversation
+        await redis_client.delete(f"{stem}:lock-last:c")  # forgotten (expired): as after another holder
+        assert await unchanged(first) is False
+
+        # a waiter that gets the lock after another store's turn is told so too
+        async with second.lock("c"):
+            waiting = asyncio.ensure_future(unchanged(first))
+            await asyncio.sleep(0.05)
+            assert not waiting.done()
+        assert await waiting is False
+    finally:
+        await first.close()
+        await second.close()
         await delete_redis_keys(redis_client, f"{stem}:*")

@@ -48,7 +48,7 @@ def test_redis_tracker_store_from_settings() -> None:
 def test_redis_lock_store_uses_database_1_by_default_as_rasa_does() -> None:
     store = create_lock_store(LockStoreSettings(type="redis"))
     assert isinstance(store, RedisLockStore)
-    assert store.keys_of("c") == ["lock:c", "lock-queue:c", "lock-alive:c"]
+    assert store.keys_of("c") == ["lock:c", "lock-queue:c", "lock-alive:c", "lock-last:c"]
 
 
 @pytest.mark.parametrize("kind", ["mongod", "dynamo"])
