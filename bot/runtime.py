@@ -315,7 +315,10 @@ class Runtime:
         run: Callable[[MessageProcessor, DialogueStateTracker], Awaitable[Turn]],
     ) -> TurnResult:
         """Under the conversation's lock: load its tracker, `run` the processor on it, store the new events,
-        send the replies. The generation served at the start serves the whole turn."""
+        send the replies. The generation served at the start serves the whole turn. An event broker that is
+        behind makes the turn wait for it first (`EventBroker.room`)."""
+        if self.event_broker is not None:
+            await self.event_broker.room()
         with self._in_flight() as served:
             async with self.lock_store.lock(sender_id) as held:
                 tracker, seq = await self._load(served, sender_id, held)

@@ -4,7 +4,11 @@
 The runtime calls `publish(sender_id, events)` right after the tracker store stored a turn's events (or the
 events the HTTP API appended), still under the conversation's lock, so each conversation's events are handed
 over in the order they were stored. `publish` returns at once and never raises: a broker keeps the events
-and sends them in the background, so a slow or unreachable broker never holds up or fails a turn.
+and sends them in the background, so an unreachable broker never holds up or fails a turn.
+
+Before each turn, outside the conversation's lock, the runtime awaits `room()`: a broker that is reachable but
+slower than the server (behind with events it keeps in memory) makes new turns wait until it has caught up,
+instead of dropping events it could have sent. An unreachable broker answers at once.
 
 Brokers are created unstarted by `create_event_broker`; `start()` begins publishing, `close()` sends what it
 can within a short deadline and disconnects.
@@ -42,6 +46,10 @@ class EventBroker(Service, ABC):
     @abstractmethod
     def publish(self, sender_id: str, events: Sequence[Event]) -> None:
         """Hand over the events just stored for `sender_id`, in order. Returns at once; never raises."""
+
+    async def room(self) -> None:
+        """Wait while the broker is reachable and behind (see the module docstring); at once otherwise. This
+        one never waits: a broker that can fall behind overrides it."""
 
 
 _UNSUPPORTED_EVENT_BROKERS = {

@@ -13,10 +13,12 @@ the AMQP client needs several event loop iterations per message, and on the serv
 iteration runs many turns' work, it fell behind a saturated server; on its own loop it keeps up, at the price of
 the CPU it uses. When RabbitMQ cannot be reached (not running, gone away, refusing the login) the publisher
 retries with a growing delay, at most `retry_delay_in_seconds` (5 s) apart, while new events wait in the
-queue; a full queue drops its oldest events, counted and reported at most every 30 s. An outage is logged once
-when it begins and once when it ends, naming the host and port, never the password. `close()` sends what it
-can within `flush_timeout` seconds. Delivery is at least once: an event whose confirmation was lost with the
-connection is sent again.
+queue; a full queue drops its oldest events, counted and reported at most every 30 s. While RabbitMQ is
+reachable, nothing is dropped: when the publisher falls behind a busy server (a fifth of the queue waiting),
+new turns wait in `room()` until it has sent the next batch, so the server answers at the pace RabbitMQ takes
+its events. An outage is logged once when it begins and once when it ends, naming the host and port, never
+the password. `close()` sends what it can within `flush_timeout` seconds. Delivery is at least once: an event
+whose confirmation was lost with the connection is sent again.
 """
 
 from __future__ import annotations
@@ -70,6 +72,9 @@ DEFAULT_CAPACITY: Final = 10_000
 """Events kept while RabbitMQ is away; beyond that the oldest are dropped."""
 DROP_REPORT_INTERVAL: Final = 30.0
 FIRST_RETRY_DELAY: Final = 0.25
+HIGH_WATER: Final = 0.2
+"""While RabbitMQ is reachable, new turns wait while this share of the queue's capacity is waiting (the rest
+is for an outage). They go on as soon as a batch has brought it under: short waits, not long ones."""
 BATCH: Final = 200
 """Events whose confirmations are awaited together."""
 
@@ -138,6 +143,10 @@ class PikaEventBroker(EventBroker):
         self._channel: AbstractChannel | None = None
         self._connected_before = False
         self._in_outage = False
+        # turns waiting for room (`room`), on the caller's event loop; the publisher's thread wakes them
+        self._caller_loop: asyncio.AbstractEventLoop | None = None
+        self._room_free: asyncio.Event | None = None
+        self._room_wanted = False
         self.dropped = 0
         """Events dropped because the queue was full, since start."""
         self._dropped_unreported = 0
@@ -198,6 +207,7 @@ class PikaEventBroker(EventBroker):
         `ConductorError`; otherwise the publisher keeps trying in the background."""
         if self._thread is not None:
             return
+        self._caller_loop, self._room_free = asyncio.get_running_loop(), asyncio.Event()
         loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=_serve, args=(loop,), name="event broker (RabbitMQ)", daemon=True)
         self._loop = loop
@@ -213,6 +223,8 @@ class PikaEventBroker(EventBroker):
         if self._thread is not None:
             await self._in_thread(self._finish())
             await self._stop_thread()
+        if self._room_free is not None:  # turns waiting for room go on (their events wait or are dropped)
+            self._room_free.set()
         self._report_drops(now=True)
         if self._pending:
             logger.warning(
@@ -282,6 +294,34 @@ class PikaEventBroker(EventBroker):
             with contextlib.suppress(RuntimeError):  # the loop just stopped: `close` reports what is left
                 loop.call_soon_threadsafe(self._wake)
 
+    async def room(self) -> None:
+        while self._room_free is not None:
+            self._room_wanted = True  # before looking: the publisher wakes whoever wants room after each batch
+            self._room_free.clear()
+            if not self._behind():
+                return
+            await self._room_free.wait()
+
+    def _behind(self) -> bool:
+        """RabbitMQ takes events (connected, not in an outage) and half the queue's capacity is waiting."""
+        return (
+            self._channel is not None
+            and not self._in_outage
+            and self._thread is not None
+            and len(self._pending) >= self._capacity * HIGH_WATER
+        )
+
+    def _make_room(self, *, caught_up: bool) -> None:
+        """On the publisher's thread, after a batch: wake the turns waiting for room once the queue is under
+        HIGH_WATER, or at once when they should not wait (`caught_up`: nothing left, an outage)."""
+        if not self._room_wanted or not (caught_up or len(self._pending) < self._capacity * HIGH_WATER):
+            return
+        self._room_wanted = False
+        loop, room_free = self._caller_loop, self._room_free
+        if loop is not None and room_free is not None:
+            with contextlib.suppress(RuntimeError):  # the caller's loop is closed: nobody waits any more
+                loop.call_soon_threadsafe(room_free.set)
+
     def _count_dropped(self, count: int) -> None:
         self.dropped += count
         self._dropped_unreported += count
@@ -320,10 +360,12 @@ class PikaEventBroker(EventBroker):
                     delay = await self._pause(delay)
                 continue
             if not self._pending:
+                self._make_room(caught_up=True)
                 self._wakeup.clear()
                 await self._wakeup.wait()
             elif await self._publish_batch(channel):
                 self._report_recovery()
+                self._make_room(caught_up=False)
                 delay = FIRST_RETRY_DELAY
             elif self._closing.is_set():
                 return
@@ -448,6 +490,7 @@ class PikaEventBroker(EventBroker):
     # --- reporting ----------------------------------------------------------------------------------------
 
     def _report_outage(self, exc: BaseException) -> None:
+        self._make_room(caught_up=True)  # while RabbitMQ is away, turns never wait for it
         if self._in_outage:
             return
         self._in_outage = True

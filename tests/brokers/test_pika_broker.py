@@ -9,6 +9,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import aio_pika
@@ -16,6 +17,7 @@ import aiormq
 import pytest
 from aiohttp.test_utils import TestClient, TestServer, unused_port
 
+from bot.brokers.broker import EventBroker
 from bot.brokers.pika import PikaEventBroker
 from bot.dialogue.events import Event, SlotSet
 from bot.errors import ConductorError
@@ -245,3 +247,52 @@ async def test_the_password_never_reaches_the_logs(
     assert len(broker_messages(caplog, "cannot publish")) == 2
     assert secret not in caplog.text
     assert all(secret not in record.getMessage() for record in caplog.records)
+
+
+async def test_a_reachable_rabbitmq_slower_than_the_turns_holds_them_up_and_loses_nothing(rabbit: Rabbit) -> None:
+    """Turns that store events faster than the publisher sends them wait in `room()` (as the runtime awaits it
+    before each turn) while RabbitMQ is reachable: every event arrives, in order, and none is dropped. (Without
+    the wait, these 40 turns put 200 events into a queue of 50 before the publisher could send any.)"""
+    broker = broker_for(rabbit, queues=rabbit.queues[:1], capacity=50)
+    await broker.start()
+    waited = 0
+    try:
+        broker.publish("henry", [SlotSet(name="n", value=-1)])
+        await all_sent(broker)  # connected: RabbitMQ takes events
+        for turn in range(40):
+            started = time.perf_counter()
+            await broker.room()
+            waited += time.perf_counter() - started > 0.001
+            broker.publish("henry", [SlotSet(name="n", value=turn * 5 + index) for index in range(5)])
+        await all_sent(broker)
+    finally:
+        await broker.close()
+    assert broker.dropped == 0
+    assert waited > 0, "no turn waited for the publisher"
+    bodies = await rabbit.bodies(rabbit.queues[0], 201, timeout=5)
+    assert [body["value"] for body in bodies] == list(range(-1, 200))
+
+
+async def test_the_runtime_waits_for_room_before_a_turn(make_runtime: MakeRuntime) -> None:
+    """The runtime awaits the broker's `room()` before taking the conversation's lock, so a broker that is
+    behind holds up new turns, not turns in flight."""
+
+    class Gated(EventBroker):
+        def __init__(self) -> None:
+            self.open = asyncio.Event()
+            self.events: list[Event] = []
+
+        def publish(self, sender_id: str, events: Sequence[Event]) -> None:
+            self.events += events
+
+        async def room(self) -> None:
+            await self.open.wait()
+
+    broker = Gated()
+    runtime = await make_runtime(broker)
+    turn = asyncio.ensure_future(runtime.handle_message(UserMessage("/greet", "ivan", "rest")))
+    await asyncio.sleep(0.2)
+    assert not turn.done() and broker.events == []
+    broker.open.set()
+    result = await asyncio.wait_for(turn, 5)
+    assert result.replies and broker.events == result.events
