@@ -3,8 +3,9 @@
 Through SQLAlchemy's async layer an append (begin, the conversation's advisory lock, its highest number, the
 rows, commit) took 0.71 ms of CPU and a read of a conversation's newest events 0.35 ms; straight on asyncpg
 they take 0.27 and 0.11 ms (1,000 appends of a 4-event turn on the development machine). The statements and
-the locking are `bot.stores.sql`'s, which still creates and checks the table and runs everything else
-(listing, replacing and deleting conversations).
+the locking are `bot.stores.sql`'s. This module also creates the database (`login_db`) and creates or checks
+the table, so that a server on PostgreSQL imports no SQLAlchemy for its turns; SQLAlchemy (`bot.stores.sql_engine`)
+runs everything else (listing, replacing and deleting conversations).
 
 An append is one round trip: a PL/pgSQL function of the store's own (installed at start, one per table) takes
 the conversation's advisory lock, reads its highest number and inserts the rows, where the same steps sent one by
@@ -20,11 +21,11 @@ import logging
 from collections.abc import Sequence
 
 import asyncpg
-from sqlalchemy.engine import URL
 
+from bot.stores.events_table import missing_columns, quote_identifier
 from bot.stores.tracker_store import EncodedEvent
 
-__all__ = ["DirectPostgres", "append_function_name"]
+__all__ = ["DirectPostgres", "append_function_name", "create_database_if_missing", "create_table_sql"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,28 @@ def append_function_name(table: str) -> str:
     """The name of the append function of `table`: one per table, under PostgreSQL's 63 characters however long
     the table's name is (drop it with the table: `DROP FUNCTION IF EXISTS <name>`)."""
     return f"conductor_append_{hashlib.sha256(table.encode()).hexdigest()[:16]}"
+
+
+def create_table_sql(table: str) -> str:
+    """The CREATE TABLE of the events table (`bot.stores.sql_engine.events_table`) in PostgreSQL."""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {quote_identifier(table)} (id BIGSERIAL NOT NULL, sender_id VARCHAR NOT NULL, "
+        "seq INTEGER NOT NULL, type_name VARCHAR NOT NULL, timestamp FLOAT, data TEXT NOT NULL, PRIMARY KEY (id), "
+        f"CONSTRAINT {quote_identifier(table + '_sender_id_seq_key')} UNIQUE (sender_id, seq))"
+    )
+
+
+async def create_database_if_missing(login_dsn: str, database: str, timeout: float) -> bool:
+    """Connect to the login database (`login_dsn`) and create `database` unless it exists; whether it was
+    created. Raises what connecting raises."""
+    connection = await asyncpg.connect(login_dsn, timeout=timeout)
+    try:
+        if await connection.fetchval("SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", database):
+            return False
+        await connection.execute(f"CREATE DATABASE {quote_identifier(database)}")
+        return True
+    finally:
+        await connection.close()
 
 
 async def _keep_session(connection: asyncpg.Connection) -> None:
@@ -49,9 +72,7 @@ class DirectPostgres:
 
     def __init__(self, pool: asyncpg.Pool, table: str) -> None:
         self._pool = pool
-        # a delimited identifier names the table SQLAlchemy created, whether or not it quoted the name (it
-        # quotes names that need it; an unquoted lowercase name is the same as the quoted one)
-        quoted = '"' + table.replace('"', '""') + '"'
+        quoted = quote_identifier(table)
         self._table = table
         self._function = append_function_name(table)
         self._call_function: str | None = None
@@ -84,14 +105,33 @@ class DirectPostgres:
         )
 
     @classmethod
-    async def open(cls, url: URL, table: str, *, max_size: int, timeout: float) -> DirectPostgres:
-        """A pool on the database `url` names (its table must exist), growing to `max_size` connections, with
-        the append function installed where the role may create it."""
-        dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    async def open(cls, dsn: str, table: str, *, max_size: int, timeout: float) -> DirectPostgres:
+        """A pool on the database `dsn` names (a `postgresql://` URL), growing to `max_size` connections; then
+        `prepare` the table."""
         pool = await asyncpg.create_pool(dsn, min_size=1, max_size=max_size, timeout=timeout, reset=_keep_session)
-        direct = cls(pool, table)
-        await direct.install_append_function()
-        return direct
+        return cls(pool, table)
+
+    async def prepare(self) -> list[str]:
+        """Create the table unless it exists, and install the append function where the role may create it.
+        Returns the needed columns an existing table lacks (nothing is created or installed then). Processes
+        starting together take turns (CREATE TABLE races with itself)."""
+        async with self._pool.acquire() as connection, connection.transaction():
+            await connection.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"conductor schema {self._table}"
+            )
+            rows = await connection.fetch(
+                "SELECT attname FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 "
+                "AND NOT attisdropped",
+                quote_identifier(self._table),
+            )
+            if rows:
+                missing = missing_columns(str(row[0]) for row in rows)
+                if missing:
+                    return missing
+            else:
+                await connection.execute(create_table_sql(self._table))
+        await self.install_append_function()
+        return []
 
     async def install_append_function(self) -> bool:
         """Create or update the append function; False (appends then take five round trips) when the role may

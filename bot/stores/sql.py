@@ -21,7 +21,9 @@ Writers stay consistent without the lock store:
   fresh numbers. `replace` and `delete` take the same advisory lock exclusively, so no append slips between
   their delete and insert. Appends and per-turn reads go straight to asyncpg, on a pool of the store's own
   (`bot.stores.postgres_direct`); an append is one call of a function the store installs next to its table
-  (`conductor_append_<hash>`), or five statements where the role may not create functions.
+  (`conductor_append_<hash>`), or five statements where the role may not create functions. That module also
+  creates the database (`login_db`) and creates or checks the table, so SQLAlchemy is imported only for the
+  rare operations, as on SQLite, or at start for a whole database URL in `url` (which SQLAlchemy reads).
 
 endpoints.yml keys are Rasa's: `dialect` (sqlite or postgresql), `url` (a host, `host:port`, or a whole
 database URL), `port`, `db` (a file for SQLite, default conductor.db; a database name for PostgreSQL),
@@ -39,7 +41,8 @@ import random
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from bot.config import TrackerStoreSettings
 from bot.dialogue.events import Event
@@ -108,8 +111,83 @@ def _describe(url: URL) -> str:
     return f"the PostgreSQL server at {where} (database {url.database!r}, user {url.username!r})"
 
 
-def _without_secret(text: str, url: URL) -> str:
-    return text.replace(url.password, "***") if url.password else text
+@dataclass(frozen=True)
+class _Postgres:
+    """Where a PostgreSQL database is, known without SQLAlchemy: the parts of its URL (unquoted), for asyncpg's
+    DSN and for messages."""
+
+    host: str | None
+    port: int | None
+    database: str | None
+    username: str | None
+    password: str | None
+    query: str = ""
+    """URL parameters, encoded, without the `?`."""
+
+    _SCHEMES: ClassVar[tuple[str, ...]] = ("postgresql", "postgres", "postgresql+asyncpg")
+
+    @classmethod
+    def of_url(cls, url: URL) -> _Postgres:
+        return cls(url.host, url.port, url.database, url.username, url.password, urlencode(dict(url.query), True))
+
+    @classmethod
+    def of_text(cls, text: str) -> _Postgres | None:
+        """A `postgresql://` URL with one host; None for anything else, which SQLAlchemy reads."""
+        parts = urlsplit(text)
+        if parts.scheme not in cls._SCHEMES or not parts.hostname or "," in parts.netloc or parts.fragment:
+            return None
+        try:
+            port = parts.port
+        except ValueError:
+            return None
+        database = unquote(parts.path[1:]) if parts.path.startswith("/") and len(parts.path) > 1 else None
+        username = unquote(parts.username) if parts.username else None
+        password = unquote(parts.password) if parts.password is not None else None
+        return cls(parts.hostname, port, database, username, password, parts.query)
+
+    @classmethod
+    def of_settings(cls, settings: TrackerStoreSettings) -> _Postgres | None:
+        """What `sql_url` makes of a `dialect: postgresql` section with a host in `url` (or none); None for a
+        whole URL in `url`, which SQLAlchemy reads."""
+        if (settings.dialect or "").lower().partition("+")[0] not in ("postgresql", "postgres"):
+            return None
+        host, port = settings.url, settings.port
+        if host and "://" in host:
+            return None
+        if host and host.count(":") == 1 and port is None:
+            name, _, number = host.partition(":")
+            if number.isdigit():
+                host, port = name, int(number)
+        query = {str(key): [str(v) for v in value] if isinstance(value, list) else str(value)
+                 for key, value in (settings.query or {}).items()}
+        return cls(
+            host or None,
+            port,
+            str(settings.db) if settings.db is not None else None,
+            settings.username,
+            settings.password.get_secret_value() if settings.password else None,
+            urlencode(query, True),
+        )
+
+    def dsn(self, database: str | None = None) -> str:
+        """The `postgresql://` URL asyncpg connects with (to `database` instead, when given)."""
+        user = ""
+        if self.username:
+            secret = f":{quote(self.password, safe='')}" if self.password is not None else ""
+            user = f"{quote(self.username, safe='')}{secret}@"
+        host = f"[{self.host}]" if self.host and ":" in self.host else (self.host or "")
+        port = f":{self.port}" if self.port is not None else ""
+        name = database if database is not None else self.database
+        path = f"/{quote(name, safe='')}" if name else ""
+        return f"postgresql://{user}{host}{port}{path}" + (f"?{self.query}" if self.query else "")
+
+    def describe(self, database: str | None = None) -> str:
+        """Where the database is, for messages: never the password."""
+        name = database if database is not None else self.database
+        return (
+            f"the PostgreSQL server at {self.host or 'localhost'}:{self.port or 5432} "
+            f"(database {name!r}, user {self.username!r})"
+        )
 
 
 @dataclass
@@ -132,14 +210,19 @@ class SQLTrackerStore(TrackerStore):
     ) -> None:
         self._sqlite_file = _sqlite_file_of(url) if isinstance(url, str) else None
         """The database file, for SQLite in a file (the direct path, no SQLAlchemy); None otherwise."""
+        self._postgres_at = _Postgres.of_text(url) if isinstance(url, str) else None
+        """Where the database is, for PostgreSQL (the direct path, no SQLAlchemy); None otherwise."""
         self._url: URL | None = None
-        if self._sqlite_file is None:  # anything but a plain SQLite file URL: SQLAlchemy reads it now
+        if self._sqlite_file is None and self._postgres_at is None:  # SQLAlchemy reads any other URL now
             from bot.stores.sql_engine import async_url
 
             self._url = async_url(url, source)
-            if self._url.get_backend_name() == "sqlite" and self._url.database not in (None, "", ":memory:"):
-                self._sqlite_file = None if self._url.query else self._url.database
-        self._is_sqlite = self._sqlite_file is not None or self.url.get_backend_name() == "sqlite"
+            backend = self._url.get_backend_name()
+            if backend == "sqlite" and self._url.database not in (None, "", ":memory:") and not self._url.query:
+                self._sqlite_file = self._url.database
+            elif backend != "sqlite":
+                self._postgres_at = _Postgres.of_url(self._url)
+        self._is_sqlite = self._postgres_at is None
         self._table_name = table_name
         self._login_db = login_db
         self._source = source
@@ -158,6 +241,9 @@ class SQLTrackerStore(TrackerStore):
         sqlite_file = _sqlite_file_in(settings)
         if sqlite_file is not None:
             return cls(f"sqlite+aiosqlite:///{sqlite_file}", login_db=settings.login_db, source=source)
+        postgres = _Postgres.of_settings(settings)
+        if postgres is not None:
+            return cls(postgres.dsn(), login_db=settings.login_db, source=source)
         from bot.stores.sql_engine import sql_url
 
         return cls(sql_url(settings, source), login_db=settings.login_db, source=source)
@@ -168,18 +254,22 @@ class SQLTrackerStore(TrackerStore):
         if self._url is None:
             from bot.stores.sql_engine import async_url
 
-            self._url = async_url(f"sqlite:///{self._sqlite_file}", self._source)
+            text = self._postgres_at.dsn() if self._postgres_at is not None else f"sqlite:///{self._sqlite_file}"
+            self._url = async_url(text, self._source)
         return self._url
 
     # --- lifecycle -----------------------------------------------------------------------------------
 
-    def _describe(self) -> str:
+    def _describe(self, database: str | None = None) -> str:
+        """Where the database (or the `database` of the same server) is, for messages."""
+        if self._postgres_at is not None:
+            return self._postgres_at.describe(database)
         if self._sqlite_file is not None:
             return f"the SQLite database {self._sqlite_file!r}"
         return _describe(self.url)
 
-    def _unreachable(self, exc: BaseException, url: URL | None = None) -> ConductorError:
-        """Opening the database (or `url`, the login database) failed: what, where, and what to check."""
+    def _unreachable(self, exc: BaseException, database: str | None = None) -> ConductorError:
+        """Opening the database (or `database`, the login database) failed: what, where, and what to check."""
         reason = str(getattr(exc, "orig", None) or exc) or type(exc).__name__
         hint = (
             "Check that the folder of the database file ('db' of the tracker_store in endpoints.yml) exists "
@@ -188,11 +278,11 @@ class SQLTrackerStore(TrackerStore):
             else "Check that the database server runs and that the tracker_store url, port, db, username and "
             "password in endpoints.yml are right."
         )
-        where = self._describe() if url is None else _describe(url)
-        secret_of = url or self._url
+        password = self._postgres_at.password if self._postgres_at is not None else None
+        if password:
+            reason = reason.replace(password, "***")
         return ConductorError.single(
-            f"cannot open the SQL tracker store, {where}: "
-            f"{_without_secret(reason, secret_of) if secret_of is not None else reason}",
+            f"cannot open the SQL tracker store, {self._describe(database)}: {reason}",
             self._source,
             hint=hint,
         )
@@ -211,6 +301,8 @@ class SQLTrackerStore(TrackerStore):
             return
         if self._sqlite_file is not None:
             await self._start_sqlite_file(self._sqlite_file)
+        elif self._postgres_at is not None:
+            await self._start_postgres(self._postgres_at)
         else:
             await self._start_engine()
         self._open = True
@@ -226,19 +318,49 @@ class SQLTrackerStore(TrackerStore):
             raise self._wrong_table(missing)
         self._direct = await DirectSQLite.open(path, self._table_name, BUSY_TIMEOUT_SECONDS)
 
-    async def _start_engine(self) -> None:
-        """PostgreSQL, or SQLite in memory or with URL parameters: the table through SQLAlchemy's engine."""
-        from bot.stores.sql_engine import UNREACHABLE, EngineEvents, create_database_if_missing
+    async def _start_postgres(self, postgres: _Postgres) -> None:
+        """PostgreSQL: the database (with `login_db`) and the table are created or checked, and the turns run
+        on a pool of the store's own (`bot.stores.postgres_direct`), without SQLAlchemy."""
+        import asyncpg
 
-        url = self.url
-        if self._login_db and not self._is_sqlite:
+        from bot.stores.postgres_direct import DirectPostgres, create_database_if_missing
+
+        unreachable = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+        if self._login_db and postgres.database:
             try:
-                created = await create_database_if_missing(url, self._login_db)
-            except UNREACHABLE as exc:
-                raise self._unreachable(exc, url.set(database=self._login_db)) from None
+                created = await create_database_if_missing(
+                    postgres.dsn(self._login_db), postgres.database, _CONNECT_TIMEOUT_SECONDS
+                )
+            except unreachable as exc:
+                raise self._unreachable(exc, self._login_db) from None
             if created:
-                logger.info("created the tracker store database %r", created)
-        engine = EngineEvents(url, self._table_name)
+                logger.info("created the tracker store database %r", postgres.database)
+        try:
+            direct = await DirectPostgres.open(
+                postgres.dsn(),
+                self._table_name,
+                max_size=int(os.environ.get("SQL_POOL_SIZE", "50")),
+                timeout=_CONNECT_TIMEOUT_SECONDS,
+            )
+        except unreachable as exc:
+            raise self._unreachable(exc) from None
+        try:
+            try:
+                missing = await direct.prepare()
+            except unreachable as exc:
+                raise self._unreachable(exc) from None
+            if missing:
+                raise self._wrong_table(missing)
+        except BaseException:
+            await direct.close()
+            raise
+        self._postgres = direct
+
+    async def _start_engine(self) -> None:
+        """SQLite in memory or with URL parameters: the table through SQLAlchemy's engine."""
+        from bot.stores.sql_engine import UNREACHABLE, EngineEvents
+
+        engine = EngineEvents(self.url, self._table_name)
         try:
             try:
                 missing = await engine.prepare_table()
@@ -246,27 +368,10 @@ class SQLTrackerStore(TrackerStore):
                 raise self._unreachable(exc) from None
             if missing:
                 raise self._wrong_table(missing)
-            if not self._is_sqlite:
-                self._postgres = await self._open_postgres()
         except BaseException:
             await engine.dispose()
             raise
         self._engine = engine
-
-    async def _open_postgres(self) -> DirectPostgres:
-        import asyncpg
-
-        from bot.stores.postgres_direct import DirectPostgres
-
-        try:
-            return await DirectPostgres.open(
-                self.url,
-                self._table_name,
-                max_size=int(os.environ.get("SQL_POOL_SIZE", "50")),
-                timeout=_CONNECT_TIMEOUT_SECONDS,
-            )
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            raise self._unreachable(exc) from None
 
     async def close(self) -> None:
         if self._writing is not None:

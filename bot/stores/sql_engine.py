@@ -1,10 +1,10 @@
 """The SQL tracker store's SQLAlchemy side: database URLs, the events table, and the statements that go through
 SQLAlchemy's async engine.
 
-`bot.stores.sql` imports this module only when it needs it: for PostgreSQL and an in-memory SQLite database at
-start, for a SQLite file only when something other than a turn (`keys`, `delete`, `replace`) first asks.
-SQLAlchemy with its SQLite dialect is about 13 MB of a server's memory and 0.15 s of its start, which a server
-keeping its conversations in a SQLite file (what `make run` serves) never pays for its turns.
+`bot.stores.sql` imports this module only when it needs it: at start for an in-memory SQLite database (or one
+with URL parameters) and for a database URL it cannot read without SQLAlchemy; otherwise only when something
+other than a turn (`keys`, `delete`, `replace`) first asks. SQLAlchemy is about 13 MB of a server's memory and
+0.15 s of its start, which a server on a SQLite file or on PostgreSQL never pays for its turns.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from bot.config import TrackerStoreSettings
 from bot.errors import ConductorError
-from bot.stores.sqlite_direct import BUSY_TIMEOUT_SECONDS, missing_columns, use_wal
+from bot.stores.events_table import missing_columns
+from bot.stores.sqlite_direct import BUSY_TIMEOUT_SECONDS, use_wal
 from bot.stores.tracker_store import EncodedEvent
 
 __all__ = ["DIALECT_HINT", "EngineEvents", "async_url", "events_table", "sql_url"]
@@ -142,10 +143,10 @@ class EngineEvents:
     # --- the table ------------------------------------------------------------------------------------
 
     async def prepare_table(self) -> list[str]:
-        """Create the table and its index, or check an existing table: returns the needed columns it lacks."""
+        """Create the table and its index, or check an existing table: returns the needed columns it lacks.
+        (SQLite in memory or with URL parameters; a SQLite file and PostgreSQL are prepared by their direct
+        paths.)"""
         async with self._writer().begin() as conn:
-            if not self._is_sqlite:  # one process at a time creates the table (CREATE TABLE races with itself)
-                await _advisory_lock(conn, f"conductor schema {self.table.name}")
             return await conn.run_sync(self._prepare_table)
 
     def _prepare_table(self, conn: Connection) -> list[str]:
@@ -241,29 +242,6 @@ class EngineEvents:
 
 async def _advisory_lock(conn: AsyncConnection, key: str) -> None:
     await conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
-
-
-async def create_database_if_missing(url: URL, login_db: str | None) -> str | None:
-    """PostgreSQL with `login_db`: connect there first and create the database of `url` if needed; returns its
-    name when it was created. Raises what connecting raises (`UNREACHABLE`)."""
-    database = url.database
-    if not database:
-        return None
-    engine = create_async_engine(
-        url.set(database=login_db), isolation_level="AUTOCOMMIT", connect_args={"timeout": _CONNECT_TIMEOUT_SECONDS}
-    )
-    try:
-        async with engine.connect() as conn:
-            found = await conn.scalar(
-                sa.text("SELECT 1 FROM pg_catalog.pg_database WHERE datname = :name"), {"name": database}
-            )
-            if found is not None:
-                return None
-            quoted = engine.dialect.identifier_preparer.quote_identifier(database)
-            await conn.execute(sa.text(f"CREATE DATABASE {quoted}"))
-            return database
-    finally:
-        await engine.dispose()
 
 
 def _listen_as_sqlite(engine: sa.Engine) -> None:

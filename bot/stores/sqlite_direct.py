@@ -16,20 +16,18 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import aiosqlite
 
+from bot.stores.events_table import missing_columns, quote_identifier
 from bot.stores.tracker_store import EncodedEvent
 
-__all__ = ["BUSY_TIMEOUT_SECONDS", "EVENT_COLUMNS", "DirectSQLite", "create_table_sql", "missing_columns", "use_wal"]
+__all__ = ["BUSY_TIMEOUT_SECONDS", "DirectSQLite", "create_table_sql", "prepare_file", "use_wal"]
 
 BUSY_TIMEOUT_SECONDS = 30.0
 """How long a SQLite connection waits for another one's write lock."""
-
-EVENT_COLUMNS = ("id", "sender_id", "seq", "type_name", "timestamp", "data")
-"""The columns the store reads and writes: an existing table without one of them is refused."""
 
 PAGE_CACHE_KIB = 512
 """SQLite's page cache for this connection, in KiB (SQLite's default is 2,000). Its statements append at the
@@ -39,25 +37,13 @@ from the store), 14,000 conversations grew the process by 3.0 MB with the defaul
 512 KiB; the server's throughput stayed within its run-to-run noise (benchmarks/server.py sqlite)."""
 
 
-def _quote(name: str) -> str:
-    """A delimited identifier: the table SQLAlchemy created, whether or not it quoted the name (SQLite compares
-    identifiers without regard to case or quotes)."""
-    return '"' + name.replace('"', '""') + '"'
-
-
 def create_table_sql(table: str) -> str:
     """The CREATE TABLE of the events table (`bot.stores.sql_engine.events_table`) in SQLite."""
     return (
-        f"CREATE TABLE IF NOT EXISTS {_quote(table)} (id INTEGER NOT NULL, sender_id VARCHAR NOT NULL, "
+        f"CREATE TABLE IF NOT EXISTS {quote_identifier(table)} (id INTEGER NOT NULL, sender_id VARCHAR NOT NULL, "
         "seq INTEGER NOT NULL, type_name VARCHAR NOT NULL, timestamp FLOAT, data TEXT NOT NULL, PRIMARY KEY (id), "
-        f"CONSTRAINT {_quote(table + '_sender_id_seq_key')} UNIQUE (sender_id, seq))"
+        f"CONSTRAINT {quote_identifier(table + '_sender_id_seq_key')} UNIQUE (sender_id, seq))"
     )
-
-
-def missing_columns(columns: Iterable[str]) -> list[str]:
-    """Of the columns the store needs, those an existing table lacks."""
-    present = set(columns)
-    return [column for column in EVENT_COLUMNS if column not in present]
 
 
 def use_wal(cursor: Any) -> None:
@@ -91,7 +77,7 @@ def prepare_file(path: str, table: str) -> list[str]:
         use_wal(cursor)
         cursor.execute("BEGIN IMMEDIATE")  # two processes starting at once: one creates, the other checks
         try:
-            columns = [row[1] for row in cursor.execute(f"PRAGMA table_info({_quote(table)})")]
+            columns = [row[1] for row in cursor.execute(f"PRAGMA table_info({quote_identifier(table)})")]
             missing = missing_columns(columns) if columns else []
             if not columns:
                 cursor.execute(create_table_sql(table))
@@ -109,7 +95,7 @@ class DirectSQLite:
 
     def __init__(self, connection: aiosqlite.Connection, table: str) -> None:
         self._connection = connection
-        quoted = _quote(table)
+        quoted = quote_identifier(table)
         self._select_since = f"SELECT data FROM {quoted} WHERE sender_id = ? AND seq > ? ORDER BY seq"
         # a scalar subquery per conversation reads the end of its index range; a GROUP BY would read it all
         self._highest = f"(SELECT MAX(seq) FROM {quoted} WHERE sender_id = ?)"

@@ -27,7 +27,7 @@ from bot.stores.sql_engine import events_table
 from bot.stores.sqlite_direct import prepare_file
 from bot.stores.tracker_store import EncodedEvent
 
-from .helpers import drop_postgres_table, postgres_connection, require_postgres, run_id
+from .helpers import POSTGRES_URL, drop_postgres_table, postgres_connection, require_postgres, run_id
 
 
 def test_sqlite_url_defaults_to_conductor_db() -> None:
@@ -441,6 +441,105 @@ async def main():
         assert [event.name for event in await store.retrieve("s")] == ["a", "b"]
         print("turns", "sqlalchemy" in sys.modules)
         print("keys", await store.keys(), "sqlalchemy" in sys.modules)
+
+asyncio.run(main())
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["turns False", "keys ['s'] True"]
+
+
+# --- PostgreSQL without SQLAlchemy ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        TrackerStoreSettings(type="sql", dialect="postgresql", url="db.example.com", port=5433, db="rasa",
+                             username="bot", password=SecretStr("s3cret"), query={"application_name": "conductor"}),
+        TrackerStoreSettings(type="sql", dialect="postgresql", url="localhost:6000", db="d b", username="us@er",
+                             password=SecretStr("p:w/@%?#")),
+        TrackerStoreSettings(type="sql", dialect="postgres", url="::1", db="x"),
+        TrackerStoreSettings(type="sql", dialect="postgresql+asyncpg", url="h", query={"options": ["-c a=1", "x"]}),
+    ],
+)
+def test_a_postgresql_section_is_the_database_sqlalchemy_would_connect_to(settings: TrackerStoreSettings) -> None:
+    """From Rasa's keys the store builds asyncpg's URL itself (no SQLAlchemy at start): the same server,
+    database, user, password and parameters as SQLAlchemy's URL of the section (`sql_url`)."""
+    store = SQLTrackerStore.from_settings(settings)
+    assert store._postgres_at is not None and store._url is None  # not read by SQLAlchemy
+    expected = sql_url(settings)
+    built = make_url(store._postgres_at.dsn())
+    assert (built.host, built.port, built.database, built.username, built.password, dict(built.query)) == (
+        expected.host, expected.port, expected.database, expected.username, expected.password, dict(expected.query)
+    )
+    assert store.url.render_as_string(hide_password=False) == expected.render_as_string(hide_password=False)
+
+
+async def test_the_postgresql_table_is_the_one_sqlalchemy_creates() -> None:
+    """The direct path creates the table with asyncpg; it must be SQLAlchemy's: the same columns (types,
+    NOT NULL, defaults), key and unique constraint."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    url = await require_postgres()
+    direct_table, sqlalchemy_table = f"events_direct_{run_id()}", f"events_sa_{run_id()}"
+    store = SQLTrackerStore(url, table_name=direct_table)
+    engine = create_async_engine(url.set(drivername="postgresql+asyncpg"))
+    try:
+        await store.start()
+        async with engine.begin() as conn:
+            await conn.run_sync(events_table(sqlalchemy_table).metadata.create_all)
+
+        async def schema(table: str) -> tuple[list[Any], list[Any]]:
+            async with postgres_connection(url) as connection:
+                columns = [
+                    (row["column_name"], row["data_type"], row["is_nullable"],
+                     (row["column_default"] or "").replace(table, "<table>"))
+                    for row in await connection.fetch(
+                        "SELECT column_name, data_type, is_nullable, column_default FROM information_schema.columns "
+                        "WHERE table_name = $1 ORDER BY ordinal_position", table
+                    )
+                ]
+                constraints = sorted(
+                    (row["contype"], row["columns"], row["conname"].replace(table, "<table>"))
+                    for row in await connection.fetch(
+                        "SELECT c.contype, c.conname, array_agg(a.attname::text ORDER BY a.attnum) AS columns "
+                        "FROM pg_constraint c JOIN pg_attribute a "
+                        "ON a.attrelid = c.conrelid AND a.attnum = ANY(c.conkey) "
+                        "WHERE c.conrelid = to_regclass($1) GROUP BY c.contype, c.conname", f'"{table}"'
+                    )
+                )
+            return columns, constraints
+
+        direct, through_sqlalchemy = await schema(direct_table), await schema(sqlalchemy_table)
+        assert direct == through_sqlalchemy
+        assert (b"u", ["sender_id", "seq"], "<table>_sender_id_seq_key") in direct[1]
+    finally:
+        await store.close()
+        await engine.dispose()
+        await drop_postgres_table(url, direct_table)
+        await drop_postgres_table(url, sqlalchemy_table)
+
+
+def test_a_server_on_postgresql_answers_turns_without_importing_sqlalchemy() -> None:
+    url = POSTGRES_URL
+    script = f"""
+import asyncio, sys
+from bot.config import TrackerStoreSettings
+from bot.dialogue.events import SlotSet
+from bot.stores.tracker_store import create_tracker_store
+
+async def main():
+    settings = TrackerStoreSettings(type="sql", dialect="postgresql", url={url.host!r}, port={url.port!r},
+                                    db={url.database!r}, username={url.username!r}, password={url.password!r})
+    store = create_tracker_store(settings)
+    store._table_name = {"events_noimport_" + run_id()!r}
+    async with store:
+        await store.append("s", [SlotSet(name="a", value=1)])
+        assert [event.name for event in await store.retrieve("s")] == ["a"]
+        print("turns", "sqlalchemy" in sys.modules)
+        print("keys", await store.keys(), "sqlalchemy" in sys.modules)
+        await store.delete("s")
 
 asyncio.run(main())
 """
