@@ -39,7 +39,7 @@ import logging
 import os
 import random
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote, unquote, urlencode, urlsplit
@@ -344,16 +344,7 @@ class SQLTrackerStore(TrackerStore):
             )
         except unreachable as exc:
             raise self._unreachable(exc) from None
-        try:
-            try:
-                missing = await direct.prepare()
-            except unreachable as exc:
-                raise self._unreachable(exc) from None
-            if missing:
-                raise self._wrong_table(missing)
-        except BaseException:
-            await direct.close()
-            raise
+        await self._prepare_table(direct.prepare(), unreachable, direct.close)
         self._postgres = direct
 
     async def _start_engine(self) -> None:
@@ -361,17 +352,27 @@ class SQLTrackerStore(TrackerStore):
         from bot.stores.sql_engine import UNREACHABLE, EngineEvents
 
         engine = EngineEvents(self.url, self._table_name)
+        await self._prepare_table(engine.prepare_table(), UNREACHABLE, engine.dispose)
+        self._engine = engine
+
+    async def _prepare_table(
+        self,
+        prepare: Coroutine[Any, Any, list[str]],
+        unreachable: tuple[type[BaseException], ...],
+        close: Callable[[], Awaitable[None]],
+    ) -> None:
+        """Await `prepare` (create or check the table: the needed columns it lacks); on a failure, `close` what
+        was opened and raise a clear error for a database out of reach or a table of another shape."""
         try:
             try:
-                missing = await engine.prepare_table()
-            except UNREACHABLE as exc:
+                missing = await prepare
+            except unreachable as exc:
                 raise self._unreachable(exc) from None
             if missing:
                 raise self._wrong_table(missing)
         except BaseException:
-            await engine.dispose()
+            await close()
             raise
-        self._engine = engine
 
     async def close(self) -> None:
         if self._writing is not None:
