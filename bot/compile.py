@@ -56,9 +56,8 @@ def build(root: Path = ROOT, modules: Sequence[str] = MODULES, *, force: bool = 
     last = recorded(modules, root)
     dropped = [module for module in (last["sources"] if last else ()) if module not in modules]
     manifest.unlink(missing_ok=True)
-    for (
-        module
-    ) in dropped:  # compiled by an older list: Python would import the extension, without its library
+    # compiled by an older list: Python would import such an extension, without its library
+    for module in dropped:
         compiled_path(module, root).unlink(missing_ok=True)
     here = Path.cwd()
     with tempfile.TemporaryDirectory(prefix="conductor-mypyc-") as work:

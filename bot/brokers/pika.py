@@ -128,6 +128,7 @@ class PikaEventBroker(EventBroker):
         self._source = source
         self._app_id = os.environ.get("RASA_ENVIRONMENT")
         self._capacity = capacity
+        self._high_water = capacity * HIGH_WATER
         # shared with the publisher's thread: the queue and the drop counters, under `_lock`
         self._lock = threading.Lock()
         self._pending: deque[tuple[str, Event]] = deque()
@@ -303,18 +304,18 @@ class PikaEventBroker(EventBroker):
             await self._room_free.wait()
 
     def _behind(self) -> bool:
-        """RabbitMQ takes events (connected, not in an outage) and half the queue's capacity is waiting."""
+        """RabbitMQ takes events (connected, not in an outage) and HIGH_WATER of the queue is waiting."""
         return (
             self._channel is not None
             and not self._in_outage
             and self._thread is not None
-            and len(self._pending) >= self._capacity * HIGH_WATER
+            and len(self._pending) >= self._high_water
         )
 
     def _make_room(self, *, caught_up: bool) -> None:
         """On the publisher's thread, after a batch: wake the turns waiting for room once the queue is under
         HIGH_WATER, or at once when they should not wait (`caught_up`: nothing left, an outage)."""
-        if not self._room_wanted or not (caught_up or len(self._pending) < self._capacity * HIGH_WATER):
+        if not self._room_wanted or not (caught_up or len(self._pending) < self._high_water):
             return
         self._room_wanted = False
         loop, room_free = self._caller_loop, self._room_free

@@ -95,20 +95,35 @@ def _sqlite_file_of(url: str) -> str | None:
     return None
 
 
+def settings_backend(settings: TrackerStoreSettings) -> str:
+    """The database a `type: sql` section's `dialect` names, without its driver (sqlite when none)."""
+    return (settings.dialect or "sqlite").lower().partition("+")[0]
+
+
+def settings_host_and_port(settings: TrackerStoreSettings) -> tuple[str | None, int | None]:
+    """A section's server: `url` and `port`, with a `host:port` in `url` split (as Rasa does)."""
+    host, port = settings.url, settings.port
+    if host and host.count(":") == 1 and port is None:
+        name, _, number = host.partition(":")
+        if number.isdigit():
+            host, port = name, int(number)
+    return host, port
+
+
+def settings_query(settings: TrackerStoreSettings) -> dict[str, str | list[str]]:
+    """A section's `query` as URL parameters: text values, a list for a repeated parameter."""
+    return {
+        str(key): [str(v) for v in value] if isinstance(value, list) else str(value)
+        for key, value in (settings.query or {}).items()
+    }
+
+
 def _sqlite_file_in(settings: TrackerStoreSettings) -> str | None:
     """The SQLite file a `type: sql` section names (`dialect: sqlite`, the default, and `db`), if it names only
     that: what `sql_url` would make `sqlite+aiosqlite:///<db>` of."""
-    if settings.url or settings.query or (settings.dialect or "sqlite").lower().partition("+")[0] != "sqlite":
+    if settings.url or settings.query or settings_backend(settings) != "sqlite":
         return None
     return _sqlite_file_of(f"sqlite:///{settings.db or DEFAULT_SQLITE_DB}")
-
-
-def _describe(url: URL) -> str:
-    """Where a database is, for messages: never the password."""
-    if url.get_backend_name() == "sqlite":
-        return f"the SQLite database {url.database or DEFAULT_SQLITE_DB!r}"
-    where = f"{url.host or 'localhost'}:{url.port or 5432}"
-    return f"the PostgreSQL server at {where} (database {url.database!r}, user {url.username!r})"
 
 
 @dataclass(frozen=True)
@@ -149,24 +164,16 @@ class _Postgres:
     def of_settings(cls, settings: TrackerStoreSettings) -> _Postgres | None:
         """What `sql_url` makes of a `dialect: postgresql` section with a host in `url` (or none); None for a
         whole URL in `url`, which SQLAlchemy reads."""
-        if (settings.dialect or "").lower().partition("+")[0] not in ("postgresql", "postgres"):
+        if settings_backend(settings) not in ("postgresql", "postgres") or (settings.url and "://" in settings.url):
             return None
-        host, port = settings.url, settings.port
-        if host and "://" in host:
-            return None
-        if host and host.count(":") == 1 and port is None:
-            name, _, number = host.partition(":")
-            if number.isdigit():
-                host, port = name, int(number)
-        query = {str(key): [str(v) for v in value] if isinstance(value, list) else str(value)
-                 for key, value in (settings.query or {}).items()}
+        host, port = settings_host_and_port(settings)
         return cls(
             host or None,
             port,
             str(settings.db) if settings.db is not None else None,
             settings.username,
             settings.password.get_secret_value() if settings.password else None,
-            urlencode(query, True),
+            urlencode(settings_query(settings), True),
         )
 
     def dsn(self, database: str | None = None) -> str:
@@ -264,9 +271,7 @@ class SQLTrackerStore(TrackerStore):
         """Where the database (or the `database` of the same server) is, for messages."""
         if self._postgres_at is not None:
             return self._postgres_at.describe(database)
-        if self._sqlite_file is not None:
-            return f"the SQLite database {self._sqlite_file!r}"
-        return _describe(self.url)
+        return f"the SQLite database {self._sqlite_file or self.url.database or DEFAULT_SQLITE_DB!r}"
 
     def _unreachable(self, exc: BaseException, database: str | None = None) -> ConductorError:
         """Opening the database (or `database`, the login database) failed: what, where, and what to check."""

@@ -46,16 +46,9 @@ def async_url(url: str | URL, source: str | None) -> URL:
     return parsed.set(drivername=_ASYNC_DRIVERS[backend])
 
 
-def _query_values(query: dict[str, Any] | None) -> dict[str, str | Sequence[str]]:
-    values: dict[str, str | Sequence[str]] = {}
-    for key, value in (query or {}).items():
-        values[str(key)] = [str(v) for v in value] if isinstance(value, list) else str(value)
-    return values
-
-
 def sql_url(settings: TrackerStoreSettings, source: str | None = None) -> URL:
     """The database URL (with its async driver) that a `type: sql` section describes, as Rasa builds it."""
-    from bot.stores.sql import DEFAULT_SQLITE_DB
+    from bot.stores.sql import DEFAULT_SQLITE_DB, settings_backend, settings_host_and_port, settings_query
 
     if settings.url and "://" in settings.url:
         try:
@@ -67,19 +60,14 @@ def sql_url(settings: TrackerStoreSettings, source: str | None = None) -> URL:
                 hint="Write it as dialect://user:password@host:port/database, or give a host in 'url' and "
                 "the rest in 'dialect', 'port', 'db', 'username' and 'password'.",
             ) from None
-    dialect = (settings.dialect or "sqlite").lower()
-    backend = dialect.partition("+")[0]
+    backend = settings_backend(settings)
     if backend not in _ASYNC_DRIVERS:
         raise ConductorError.single(
             f"the SQL tracker store does not support the dialect {settings.dialect!r}", source, hint=DIALECT_HINT
         )
     if backend == "sqlite":
         return URL.create(_ASYNC_DRIVERS[backend], database=str(settings.db or DEFAULT_SQLITE_DB))
-    host, port = settings.url, settings.port
-    if host and host.count(":") == 1 and port is None:
-        name, _, number = host.partition(":")
-        if number.isdigit():
-            host, port = name, int(number)
+    host, port = settings_host_and_port(settings)
     return URL.create(
         _ASYNC_DRIVERS[backend],
         username=settings.username,
@@ -87,7 +75,7 @@ def sql_url(settings: TrackerStoreSettings, source: str | None = None) -> URL:
         host=host,
         port=port,
         database=str(settings.db) if settings.db is not None else None,
-        query=_query_values(settings.query),
+        query=settings_query(settings),
     )
 
 
